@@ -159,7 +159,7 @@ def main():
     ap.add_argument('--procs', type=int, default=os.cpu_count(), help='decoding processes for every tool')
     ap.add_argument('--concurrency', type=int, default=128, help='fashion-fetch --concurrency')
     ap.add_argument('--i2d', default='/tmp/i2d-venv/bin/img2dataset', help='img2dataset executable ("" to skip)')
-    ap.add_argument('--i2d-threads', default='8,16,32,64', help='thread counts to sweep for img2dataset')
+    ap.add_argument('--i2d-threads', default='4,8,16,32', help='thread counts to sweep for img2dataset')
     ap.add_argument('--naive-procs', type=int, default=16, help='processes of the naive downloader')
     ap.add_argument('--work', default='/tmp/fashion_bench', help='scratch folder (images are cached here)')
     a = ap.parse_args()

@@ -115,7 +115,8 @@ def shrink_thresholds(raw:np.ndarray, # per-label thresholds tuned on their own
                      )->np.ndarray:
     "Per-label thresholds shrunk toward `glob` by support, and `glob` for rare labels"
     raw, s = np.asarray(raw, dtype=np.float64), np.asarray(support, dtype=np.float64)
-    t = (s*raw + shrink*glob)/np.maximum(s + shrink, 1e-12)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        t = np.where(s + shrink > 0, (s*raw + shrink*glob)/(s + shrink), raw)  # shrink=0 and no positives: the raw one
     return np.where(s < min_support, glob, t)
 
 def label_thresholds(y:np.ndarray, # true labels, (n, L) 0/1
@@ -244,7 +245,7 @@ def load_thresholds(path, # a `thresholds.json` file, or the run folder that hol
     path = Path(path)
     if path.is_dir(): path = path/'thresholds.json'
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no thresholds; tune them first with `fashion-evaluate {path.parent} --valid VALID.json --images OUT`")
+        raise FileNotFoundError(f"{path}: no thresholds; tune them first with `fashion-evaluate {path.parent} VALID.json --images IMAGES`")
     try: th = json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{path}: not valid JSON ({e})") from None
     miss = [k for k in ('mode', 'global', 'per_label', 'vocab') if k not in th]
@@ -508,8 +509,9 @@ def fashion_evaluate(run_dir:str, # training run folder (model.pth + model.json)
                           unsafe_pickle, seed, progress=not quiet)
     except (FileNotFoundError, ValueError) as e:
         print(f"fashion-evaluate: error: {e}", file=sys.stderr); return 2
-    cv = th['cv']
-    print(f"cross-validated micro-F1 ({cv['folds']} folds): 0.5 {cv['fixed']:.4f} | global {th['tuned_global']:.3f} {cv['global']:.4f} | "
-          f"per-label {cv['per_label']:.4f} -> {th['mode']}")
+    cv = th.get('cv')
+    if cv: print(f"cross-validated micro-F1 ({cv['folds']} folds): 0.5 {cv['fixed']:.4f} | global {th['tuned_global']:.3f} {cv['global']:.4f} | "
+                 f"per-label {cv['per_label']:.4f} -> {th['mode']}")
+    else: print(f"{th['mode']} thresholds (global {th['tuned_global']:.3f}), not cross-validated (--folds 0)")
     print(f"wrote {Path(run_dir)/'thresholds.json'} and {Path(run_dir)/'report/index.html'}")
     return 0

@@ -6,10 +6,9 @@ Docs: https://fashion-clf.github.io/fashion_clf/fetch.html.md"""
 
 # %% ../nbs/01_fetch.ipynb #08ab4c03
 from __future__ import annotations
-import asyncio, csv, email.utils, hashlib, heapq, io, json, math, multiprocessing as mp, os, random, re, signal, sys
-import threading, time, warnings
+import asyncio, collections, csv, email.utils, hashlib, heapq, io, json, math, multiprocessing as mp, os, random, re, signal, sys
+import socket, threading, time, warnings
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -268,14 +267,103 @@ def _worker_init():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
+def _pool_main(conn):
+    "A worker process: run `process_image` on each task received on `conn`, send back its result; stop on None or EOF"
+    _worker_init()
+    f = _mod().process_image
+    while True:
+        try: args = conn.recv()
+        except (EOFError, OSError): return
+        if args is None: return
+        try: res = f(*args)
+        except Exception as e: res = _err('decode', repr(e))
+        conn.send(res)
+
+class _Worker:
+    __slots__ = ('proc', 'conn', 'pending')
+    def __init__(self, proc, conn): self.proc, self.conn, self.pending = proc, conn, collections.deque()
+
+class _Pool:
+    "`n` worker processes fed by the event loop itself through socket pairs (no helper threads), up to `depth` tasks each"
+    def __init__(self, n, depth=4):
+        self.ctx = mp.get_context('fork' if sys.platform == 'linux' else None)
+        self.depth, self.loop, self.waiters, self.closed = depth, None, collections.deque(), False
+        self.workers = [self._spawn() for _ in range(n)]
+
+    def _spawn(self):
+        a, b = self.ctx.Pipe()  # a socket pair: large buffers, so that sending a task rarely waits for the worker
+        for c in (a, b):
+            s = socket.fromfd(c.fileno(), socket.AF_UNIX, socket.SOCK_STREAM)
+            for o in (socket.SO_SNDBUF, socket.SO_RCVBUF): s.setsockopt(socket.SOL_SOCKET, o, 4 * 2**20)
+            s.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)  # fork with threads: the workers only run `process_image`
+            p = self.ctx.Process(target=_mod()._pool_main, args=(b,), daemon=True); p.start()
+        b.close()
+        w = _Worker(p, a)
+        if self.loop is not None: self.loop.add_reader(a.fileno(), self._readable, w)
+        return w
+
+    def _readable(self, w):
+        "Results of worker `w` are ready: resolve their futures in order"
+        try:
+            while w.conn.poll():
+                res = w.conn.recv(); fut = w.pending.popleft()
+                if not fut.done(): fut.set_result(res)
+                self._wake()
+        except (EOFError, OSError): self._died(w)
+
+    def _died(self, w):
+        "Worker `w` is gone: fail its tasks, start a replacement"
+        if w not in self.workers: return
+        self.loop.remove_reader(w.conn.fileno())
+        w.conn.close(); w.proc.join(1)
+        err = BrokenProcessPool(f'a decoding process died (exit code {w.proc.exitcode})')
+        for fut in w.pending:
+            if not fut.done(): fut.set_exception(err)
+        self.workers[self.workers.index(w)] = self._spawn()
+        self._wake()
+
+    def _wake(self):
+        while self.waiters:
+            f = self.waiters.popleft()
+            if not f.done(): f.set_result(None); return
+
+    async def run(self, *args):
+        "Run `process_image(*args)` in a worker process"
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+            for w in self.workers: self.loop.add_reader(w.conn.fileno(), self._readable, w)
+        while True:
+            w = min(self.workers, key=lambda w: len(w.pending))
+            if len(w.pending) < self.depth: break
+            f = self.loop.create_future(); self.waiters.append(f)
+            await f
+        fut = self.loop.create_future()
+        w.pending.append(fut)
+        try: w.conn.send(args)
+        except OSError: self._died(w)
+        return await fut
+
+    def close(self, wait=True):
+        "Stop the workers: let them finish their tasks (`wait`) or terminate them"
+        if self.closed: return
+        self.closed = True
+        for w in self.workers:
+            if self.loop is not None and not self.loop.is_closed():
+                try: self.loop.remove_reader(w.conn.fileno())
+                except Exception: pass
+            if wait:
+                try: w.conn.send(None)
+                except OSError: pass
+        for w in self.workers:
+            w.proc.join(30 if wait else 0.1)
+            if w.proc.is_alive(): w.proc.terminate(); w.proc.join(5)
+            w.conn.close()
+
 def _make_pool(workers):
-    "A process pool of `workers` processes, started now (forked where the OS allows: fast, no re-import)"
-    ctx = mp.get_context('fork' if sys.platform == 'linux' else None)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', DeprecationWarning)  # fork with threads: the workers only run `process_image`
-        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_mod()._worker_init)
-        pool.submit(int).result()
-    return pool
+    "A pool of `workers` decoding processes, started now (forked where the OS allows: fast, no re-import)"
+    return _Pool(workers)
 
 # %% ../nbs/01_fetch.ipynb #c7fc524e
 class _Run:
@@ -351,14 +439,10 @@ class _Run:
                      **{k: res[k] for k in ('width', 'height', 'orig_width', 'orig_height')})
 
     async def _process(self, j, data):
-        "Run `process_image` in the pool; replace the pool if a worker died"
-        cfg, pool = self.cfg, self.pool
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, _mod().process_image, data, str(self.out), j.rel, cfg.max_size, cfg.quality, cfg.max_pixels, cfg.resample, self.tag)
+        "Run `process_image` in the pool; if its worker died, once more"
+        cfg = self.cfg
+        try: return await self.pool.run(data, str(self.out), j.rel, cfg.max_size, cfg.quality, cfg.max_pixels, cfg.resample, self.tag)
         except BrokenProcessPool as e:
-            if self.pool is pool:
-                self.pool = _make_pool(cfg.workers); pool.shutdown(wait=False, cancel_futures=True)
             j.crashes += 1
             if j.crashes > 1: return _err('crash', e)
             return await self._process(j, data)
@@ -484,7 +568,7 @@ def fetch_images(src, # DataFrame with `image_id` and `url`, or a competition JS
                  max_size:int=384, # longest side of stored images (never enlarged); 0 keeps the original bytes
                  quality:int=90, # JPEG quality of re-encoded images
                  concurrency:int=128, # downloads in flight (and total connections)
-                 per_host:int=0, # connections per host (0: no cap beyond `concurrency`)
+                 per_host:int=32, # connections per host (0: no cap beyond `concurrency`)
                  workers:int=0, # decoding processes (0: one per core)
                  retries:int=3, # retries of a transient failure within the run
                  shard=None, # 'K/N': take only the K-th of N deterministic slices (K from 0)
@@ -547,13 +631,13 @@ def fetch_images(src, # DataFrame with `image_id` and `url`, or a competition JS
         th.join()
     finally:
         writer.close()
-        if run.pool is not None: run.pool.shutdown(wait=True, cancel_futures=True)
+        if run.pool is not None: run.pool.close()
     update(final=True)
     _clean_tmp(out, own=True)
     if err: raise err[0]
     s = _summary(run, counts, time.monotonic() - t0, cfg)
     s['interrupted'] = interrupted
-    (out/('summary.json' if n == 1 else f'summary-{k}-of-{n}.json')).write_text(json.dumps(s, indent=2))
+    _write_atomic(out, 'summary.json' if n == 1 else f'summary-{k}-of-{n}.json', json.dumps(s, indent=2).encode(), run.tag)
     if verbose: print(format_summary(s), flush=True)
     if interrupted: raise KeyboardInterrupt
     return recs[['image_id']].merge(read_manifest(out), on='image_id', how='inner')  # in the order of the records
@@ -565,7 +649,7 @@ def fashion_fetch(json_file:str, # competition JSON (train.json, validation.json
                   max_size:int=384, # longest side of stored images (never enlarged); 0 keeps the original bytes
                   quality:int=90, # JPEG quality of re-encoded images
                   concurrency:int=128, # downloads in flight (and total connections)
-                  per_host:int=0, # connections per host (0: no cap beyond --concurrency)
+                  per_host:int=32, # connections per host (0: no cap beyond --concurrency)
                   workers:int=0, # decoding processes (0: one per core)
                   retries:int=3, # retries of a transient failure within the run
                   shard:str=None, # K/N: take only the K-th of N deterministic slices (K from 0)

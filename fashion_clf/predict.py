@@ -6,23 +6,25 @@ Docs: https://fashion-clf.github.io/fashion_clf/predict.html.md"""
 
 # %% ../nbs/06_predict.ipynb #7a1ef384
 from __future__ import annotations
-import csv, json, os, re, sys, time, warnings
+import csv, json, os, pickle, re, sys, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
 from fastcore.basics import store_attr, ifnone
 from fastcore.script import call_parse, store_true
-from fastai.vision.all import (Learner, DataLoaders, Datasets, TfmdDL, Transform, DisplayedTransform, PILImage, Resize,
-                               ResizeMethod, ToTensor, IntToFloatTensor, Normalize, aug_transforms, imagenet_stats,
-                               TensorBase, default_device, load_learner)
+try: from fasttransform import Transform, DisplayedTransform  # fastai's own transforms, without importing torch
+except ImportError: from fastai.vision.all import Transform, DisplayedTransform
 
 from .core import IMAT_LABELS, load_imat
-from .data import load_draft, image_paths
 from .evaluate import load_thresholds, threshold_vector, predict_labels
+
+def _fa():
+    "fastai's vision API, imported on first use: checking a submission does not need torch or fastai"
+    import fastai.vision.all as fa
+    return fa
 
 # %% auto #0
 __all__ = ['PredictError', 'load_run', 'SafeOpen', 'OpenedOK', 'Predictor', 'find_images', 'make_submission', 'write_submission',
@@ -36,18 +38,22 @@ class PredictError(ValueError):
 def _load_model_fallback(run_dir:Path)->tuple:
     "`train.load_model` for runs loaded without `fashion_clf.train` (same format)"
     import fastai.vision.models as fvm, torchvision.models as tvm
+    import torch
     from fastai.vision.all import create_vision_model
     meta = json.loads((run_dir/'model.json').read_text())
     arch = getattr(fvm, meta['arch'], None) or getattr(tvm, meta['arch'], None)
     if arch is None: raise PredictError(f"{run_dir/'model.json'}: unknown architecture {meta['arch']!r}")
     model = create_vision_model(arch, meta['n_out'], pretrained=False)
+    if meta.get('head_bias'):  # the output layer was given a bias (`train.init_prior_bias`)
+        lin = model[-1][-1]
+        model[-1][-1] = torch.nn.Linear(lin.in_features, lin.out_features, bias=True)
     model.load_state_dict(torch.load(run_dir/'model.pth', map_location='cpu', weights_only=True))
     return model.eval(), meta
 
 def _export_meta(learn)->dict:
     "`model.json`-like metadata of an exported learner"
-    rs = [t for t in learn.dls.after_item if isinstance(t, Resize)]
-    ns = [t for t in learn.dls.after_batch if isinstance(t, Normalize)]
+    rs = [t for t in learn.dls.after_item if isinstance(t, _fa().Resize)]
+    ns = [t for t in learn.dls.after_batch if isinstance(t, _fa().Normalize)]
     return dict(arch=getattr(learn, 'arch_name', None), vocab=[str(v) for v in learn.dls.vocab],
                 size=int(rs[0].size[0]) if rs else None,
                 normalize={'mean': ns[0].mean.flatten().tolist(), 'std': ns[0].std.flatten().tolist()} if ns else None,
@@ -62,7 +68,7 @@ def load_run(run_dir, # a training run folder
     if unsafe_pickle:
         f = run_dir/'export.pkl'
         if not f.exists(): raise PredictError(f"{f}: missing (--unsafe-pickle loads a learner exported with learn.export)")
-        learn = load_learner(f, cpu=True)
+        learn = _fa().load_learner(f, cpu=True)
         return learn.model.eval(), _export_meta(learn)
     if not ((run_dir/'model.pth').exists() and (run_dir/'model.json').exists()):
         hint = (" It has export.pkl, a pickled fastai learner: unpickling runs code from the file, so load it only if you"
@@ -70,7 +76,10 @@ def load_run(run_dir, # a training run folder
         raise PredictError(f"{run_dir}: no weights-only model (model.pth + model.json).{hint}")
     try: from fashion_clf.train import load_model
     except ImportError: load_model = _load_model_fallback
-    model, meta = load_model(run_dir)
+    try: model, meta = load_model(run_dir)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as e:  # objects other than tensors, or a broken file
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise PredictError(f"{run_dir/'model.pth'}: not a weights-only model file matching model.json, refused ({why})") from None
     vocab = meta.get('vocab')
     if not vocab or len(vocab) != meta.get('n_out', len(vocab)):
         raise PredictError(f"{run_dir/'model.json'}: 'vocab' ({len(vocab or [])} labels) does not match n_out={meta.get('n_out')}")
@@ -78,23 +87,30 @@ def load_run(run_dir, # a training run folder
 
 # %% ../nbs/06_predict.ipynb #fcabfa52
 class SafeOpen(DisplayedTransform):
-    "Open an image file with `load_draft` at `size`; an unreadable file gives a black image and is remembered"
+    "Open an image file with `load_draft` and squish it to `size` x `size`; an unreadable file gives a black image and is remembered"
     def __init__(self, size:int): store_attr(); self.last = (None, False)
     def encodes(self, o):
-        try: im, ok = load_draft(o, self.size), True
-        except Exception: im, ok = PILImage(Image.new('RGB', (self.size, self.size))), False
+        from fashion_clf.data import load_draft
+        try:
+            im, ok = load_draft(o, self.size), True
+            if im.size != (self.size, self.size):  # what fastai's `Resize(method='squish')` does, without its per-item overhead
+                im = im.resize((self.size, self.size), Image.BILINEAR)
+        except Exception: im, ok = Image.new('RGB', (self.size, self.size)), False
+        im.__class__ = _fa().PILImage  # PIL returns plain images; fastai's transforms dispatch on the type
         self.last = (o, ok)
         return im
 
 class OpenedOK(Transform):
     "Whether `SafeOpen` could read the item (it runs just before, on the same item)"
     def __init__(self, opener:SafeOpen): self.opener = opener
-    def encodes(self, o): return TensorBase(torch.tensor(self.opener.last == (o, True)))
+    def encodes(self, o):
+        import torch
+        return _fa().TensorBase(torch.tensor(self.opener.last == (o, True)))
 
 class _NoLoss:
     "Inference only: no loss; sigmoid activation like `BCEWithLogitsLossFlat`"
     def __call__(self, pred, *yb): return pred.new_zeros(())
-    def activation(self, x): return torch.sigmoid(x)
+    def activation(self, x): return x.sigmoid()
     def decodes(self, x): return x > 0.5
 
 def _num_workers():
@@ -112,8 +128,9 @@ class Predictor:
         self.meta, self.bs, self.num_workers = meta, bs, ifnone(num_workers, _num_workers())
         self.vocab, self.size = [str(v) for v in meta['vocab']], meta.get('size')
         if not self.size: warnings.warn("model.json has no 'size': predicting at 224 px"); self.size = 224
-        self.device = torch.device(ifnone(device, default_device()))
-        self.learn = Learner(DataLoaders(device=self.device), model.to(self.device), loss_func=_NoLoss())
+        import torch; fa = _fa()
+        self.device = torch.device(ifnone(device, fa.default_device()))
+        self.learn = fa.Learner(fa.DataLoaders(device=self.device), model.to(self.device), loss_func=_NoLoss())
 
     @classmethod
     def from_run(cls, run_dir, unsafe_pickle:bool=False, **kwargs):
@@ -122,13 +139,13 @@ class Predictor:
 
     def dl(self, paths:list)->TfmdDL:
         "A test `DataLoader` over image files `paths`, yielding (images, readable flags)"
-        opener = SafeOpen(self.size)
-        ds = Datasets([str(p) for p in paths], tfms=[[opener], [OpenedOK(opener)]], n_inp=1, split_idx=1)
-        nm = self.meta.get('normalize') or {'mean': imagenet_stats[0], 'std': imagenet_stats[1]}
-        aug = aug_transforms(max_zoom=1.05, max_rotate=10., max_lighting=0.1, max_warp=0., flip_vert=False)  # TTA only
-        return TfmdDL(ds, bs=self.bs, shuffle=False, drop_last=False, num_workers=self.num_workers, device=self.device,
-                      after_item=[Resize(self.size, method=ResizeMethod.Squish), ToTensor()],
-                      after_batch=[IntToFloatTensor(), *aug, Normalize.from_stats(nm['mean'], nm['std'], cuda=self.device.type == 'cuda')])
+        fa, opener = _fa(), SafeOpen(self.size)
+        ds = fa.Datasets([str(p) for p in paths], tfms=[[opener], [OpenedOK(opener)]], n_inp=1, split_idx=1)
+        nm = self.meta.get('normalize') or {'mean': fa.imagenet_stats[0], 'std': fa.imagenet_stats[1]}
+        aug = fa.aug_transforms(max_zoom=1.05, max_rotate=10., max_lighting=0.1, max_warp=0., flip_vert=False)  # TTA only
+        return fa.TfmdDL(ds, bs=self.bs, shuffle=False, drop_last=False, num_workers=self.num_workers, device=self.device,
+                      after_item=[fa.ToTensor()],
+                      after_batch=[fa.IntToFloatTensor(), *aug, fa.Normalize.from_stats(nm['mean'], nm['std'], cuda=self.device.type == 'cuda')])
 
     def probs(self, paths:list, # image files
               tta:bool=False, # test-time augmentation
@@ -139,7 +156,8 @@ class Predictor:
         paths = list(paths)
         if not paths: return np.zeros((0, len(self.vocab)), np.float32), np.zeros(0, bool)
         dl = self.dl(paths)
-        self.learn.dls = DataLoaders(dl, dl, device=self.device)
+        import torch; fa = _fa()
+        self.learn.dls = fa.DataLoaders(dl, dl, device=self.device)
         from fastai.callback.progress import ProgressCallback
         with (nullcontext() if progress else self.learn.removed_cbs(ProgressCallback)), torch.inference_mode():
             p, ok = self.learn.tta(dl=dl, n=n_tta) if tta else self.learn.get_preds(dl=dl)
@@ -178,11 +196,12 @@ def find_images(src, # a competition JSON (test.json), a DataFrame from `load_im
         df = load_imat(src, warn=False)
         images = ifnone(images, Path(src).parent)
     if images is None: raise PredictError("give the folder the images were fetched into (--images OUT)")
-    images = Path(images)
+    images = Path(images).absolute()  # (`data.image_paths` doubles a relative folder in the paths it scans)
     if not images.is_dir(): raise PredictError(f"{images}: no such image folder (--images: where fetch-images wrote the test images)")
     df = df[['image_id']].astype(str).reset_index(drop=True)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
+        from fashion_clf.data import image_paths
         try: found = image_paths(df.assign(labels=[[]]*len(df)), images)[['image_id', 'path']]
         except FileNotFoundError: found = pd.DataFrame({'image_id': pd.Series(dtype=str), 'path': pd.Series(dtype=str)})
     out = df.merge(found.drop_duplicates('image_id'), on='image_id', how='left')
@@ -262,15 +281,15 @@ def check_submission(sub, # the submission CSV file
     sub = Path(sub)
     known = set(str(v) for v in ifnone(vocab, IMAT_LABELS))
     ids = _ids_of(test); want = set(ids)
-    if not sub.exists(): return [f"{sub}: no such file"], f"{sub}: missing"
+    if not sub.exists(): return [f"{sub}: no such file"], f"{sub}: INVALID, no such file"
     raw = sub.read_bytes()
     probs, where = [], {}
     def add(kind, line): where.setdefault(kind, []).append(line)
     if raw.startswith(b'\xef\xbb\xbf'): probs.append("the file starts with a UTF-8 byte-order mark"); raw = raw[3:]
     try: text = raw.decode('utf-8')
-    except UnicodeDecodeError as e: return [f"{sub}: not UTF-8 text ({e})"], f"{sub}: invalid"
+    except UnicodeDecodeError as e: return [f"{sub}: not UTF-8 text ({e})"], f"{sub}: INVALID, not UTF-8 text"
     rows = list(csv.reader(text.splitlines()))
-    if not rows: return [f"{sub}: empty file (expected the header 'image_id,label_id')"], f"{sub}: invalid"
+    if not rows: return [f"{sub}: empty file (expected the header 'image_id,label_id')"], f"{sub}: INVALID, empty file"
     if rows[0] != ['image_id', 'label_id']: probs.append(f"header is {','.join(rows[0])!r}, expected 'image_id,label_id'")
     seen, n_lab, n_empty, used = {}, 0, 0, set()
     for ln, r in enumerate(rows[1:], start=2):

@@ -26,10 +26,11 @@ from .core import IMAT_LABELS, load_imat, label_vocab
 from .data import get_dls, image_paths
 
 # %% auto #0
-__all__ = ['get_arch', 'xresnet_tiny', 'arch_name', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss', 'micro_metrics',
-           'PretrainedWeightsError', 'build_model', 'create_learner', 'save_model', 'load_model', 'sgdr_epochs',
-           'fit_sgdr', 'plan_stages', 'BestModel', 'RunLogger', 'read_history', 'plot_history', 'patch_distributed_cpu',
-           'train', 'train_dir', 'fashion_train']
+__all__ = ['SCHEDULES', 'get_arch', 'xresnet_tiny', 'arch_name', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss',
+           'micro_metrics', 'PretrainedWeightsError', 'add_head_bias', 'build_model', 'label_prior', 'init_prior_bias',
+           'create_learner', 'save_model', 'load_model', 'sgdr_epochs', 'fit_sgdr', 'plan_stages', 'BestModel',
+           'RunLogger', 'read_history', 'plot_history', 'patch_distributed_cpu', 'train', 'default_images', 'train_dir',
+           'fashion_train']
 
 # %% ../nbs/04_train.ipynb #61454b63
 def get_arch(name:str|callable):
@@ -132,6 +133,9 @@ def _load_body(model:nn.Module, arch, path):
     sd = _state_dict(path)
     try: model.load_state_dict(sd); return 'full'  # a whole model of ours (`save_model`'s model.pth)
     except RuntimeError: pass
+    if len(sd) == len(model.state_dict()) + 1:  # ours, with a bias on the output layer (`init_prior_bias`)
+        try: add_head_bias(model).load_state_dict(sd); return 'full'
+        except RuntimeError as e: raise ValueError(f"{path}: does not match {arch_name(arch)} ({str(e).splitlines()[0]})") from None
     if isinstance(arch, str): raise ValueError(f"{path}: does not match {arch}; for timm models give a weights file of ours, or use timm's cache")
     meta = model_meta.get(arch, {'cut': None})
     full = arch(weights=None) if 'weights' in meta else arch(pretrained=False)
@@ -140,11 +144,52 @@ def _load_body(model:nn.Module, arch, path):
     model[0].load_state_dict(create_body(full, pretrained=True, cut=meta['cut']).state_dict())
     return 'body'
 
-def build_model(arch, n_out:int, pretrained:bool=False, **kwargs)->nn.Module:
+def _last_linear(model:nn.Module)->tuple:
+    "The last `nn.Linear` of `model` (the output layer), with its parent module and attribute name"
+    found = None
+    for _, parent in model.named_modules():
+        for name, c in parent.named_children():
+            if isinstance(c, nn.Linear): found = (parent, name, c)
+    if found is None: raise ValueError("the model has no linear output layer")
+    return found
+
+def add_head_bias(model:nn.Module)->nn.Module:
+    "Give `model`'s output layer a bias (fastai's head has none), keeping its weights; a no-op when it has one"
+    parent, name, lin = _last_linear(model)
+    if lin.bias is not None: return model
+    new = nn.Linear(lin.in_features, lin.out_features, bias=True).to(lin.weight.device)
+    with torch.no_grad(): new.weight.copy_(lin.weight); new.bias.zero_()
+    setattr(parent, name, new)
+    return model
+
+def build_model(arch, n_out:int, pretrained:bool=False,
+                head_bias:bool=False, # give the output layer a bias (see `init_prior_bias`)
+                **kwargs)->nn.Module:
     "The model `vision_learner` makes for `arch` with `n_out` outputs (random weights unless `pretrained`)"
     arch = get_arch(arch)
-    if isinstance(arch, str): return create_timm_model(arch, n_out, default_split, pretrained, **kwargs)[0]
-    return create_vision_model(arch, n_out, pretrained=pretrained, **kwargs)
+    if isinstance(arch, str): m = create_timm_model(arch, n_out, default_split, pretrained, **kwargs)[0]
+    else: m = create_vision_model(arch, n_out, pretrained=pretrained, **kwargs)
+    return add_head_bias(m) if head_bias else m
+
+def label_prior(dls:DataLoaders)->torch.Tensor:
+    "Share of the training images of `dls` that carry each label of `dls.vocab`"
+    ix = {v: i for i, v in enumerate(dls.vocab)}
+    cnt = np.zeros(len(ix))
+    items = dls.train.items
+    for ls in items['labels']: cnt[[ix[l] for l in set(ls)]] += 1
+    return torch.tensor(cnt / max(len(items), 1), dtype=torch.float32)
+
+def init_prior_bias(model:nn.Module, # a model from `build_model`/`vision_learner`
+                    prior:torch.Tensor, # share of images carrying each label (`label_prior`)
+                    eps:float=1e-3, # shares are clipped to [eps, 1-eps]
+                   )->nn.Module:
+    "Start the output layer at the label frequencies: bias = logit(prior), so the first epochs learn features instead of pushing 228 outputs down"
+    add_head_bias(model)
+    _, _, lin = _last_linear(model)
+    if lin.out_features != len(prior): raise ValueError(f"prior has {len(prior)} labels, the model {lin.out_features} outputs")
+    p = prior.clamp(eps, 1 - eps).to(lin.bias.device)
+    with torch.no_grad(): lin.bias.copy_(torch.log(p / (1 - p)))
+    return model
 
 def create_learner(dls:DataLoaders, # from `data.get_dls`
                    arch='resnet34', # architecture name or constructor
@@ -154,6 +199,7 @@ def create_learner(dls:DataLoaders, # from `data.get_dls`
                    fp16:str|bool='auto', # mixed precision: 'auto' (on a GPU only), True/'fp16', 'bf16', False
                    path='.', # folder of the run (checkpoints go in `path/models`)
                    thresh:float=0.5, # threshold of the metrics and of `decodes`
+                   prior_bias:bool=True, # start the output layer at the training label frequencies (`init_prior_bias`)
                    **kwargs, # passed to `vision_learner`
                   )->Learner:
     "A `vision_learner` with micro-F1 metrics, the chosen loss and starting weights"
@@ -170,6 +216,7 @@ def create_learner(dls:DataLoaders, # from `data.get_dls`
             raise
         start = 'imagenet'
     else: learn = vision_learner(dls, a, pretrained=False, **common); start = None
+    if prior_bias and weights is None: init_prior_bias(learn.model, label_prior(dls))
     learn.recorder.train_metrics = True
     learn.arch_name, learn.loss_name, learn.start_weights = arch_name(a), loss, start
     if torch.cuda.is_available() and fp16:
@@ -197,7 +244,7 @@ def save_model(learn:Learner, # a trained learner (from `create_learner`)
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     model = learn.model.module if hasattr(learn.model, 'module') else learn.model
     sd = {k: v.detach().to('cpu', memory_format=torch.contiguous_format).clone() for k, v in model.state_dict().items()}
-    info = dict(format=1, arch=getattr(learn, 'arch_name', None), n_out=int(model[-1][-1].out_features),
+    info = dict(format=1, arch=getattr(learn, 'arch_name', None), n_out=int(_last_linear(model)[2].out_features), head_bias=_last_linear(model)[2].bias is not None,
                 vocab=[str(v) for v in learn.dls.vocab], size=getattr(learn.dls, 'size', None),
                 normalize=_norm_stats(learn.dls), loss=getattr(learn, 'loss_name', None),
                 pretrained=getattr(learn, 'start_weights', None), thresh=float(getattr(learn.loss_func, 'thresh', 0.5)),
@@ -217,7 +264,7 @@ def load_model(run_dir, # a folder with `model.pth` and `model.json` (from `save
         if not (run_dir/f).exists(): raise FileNotFoundError(f"{run_dir/f}: missing (save it with `save_model`)")
     meta = json.loads((run_dir/'model.json').read_text())
     if not meta.get('arch') or not meta.get('n_out'): raise ValueError(f"{run_dir/'model.json'}: needs 'arch' and 'n_out'")
-    model = build_model(meta['arch'], meta['n_out'], pretrained=False)
+    model = build_model(meta['arch'], meta['n_out'], pretrained=False, head_bias=meta.get('head_bias', False))
     sd = torch.load(run_dir/'model.pth', map_location='cpu', weights_only=True)
     model.load_state_dict(sd)
     return model.to(device).eval(), meta
@@ -240,21 +287,32 @@ def fit_sgdr(learn:Learner, n_cycles:int, cycle_len:int=1, lr_max=None, cycle_mu
     learn.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
 # %% ../nbs/04_train.ipynb #3792390b
-def plan_stages(sizes=(64, 128, 224), epochs:int=5, freeze_epochs:int=1, schedule:str='one_cycle', cycles:int=3,
-                cycle_len:int=1, cycle_mult:int=2)->list:
-    "The stages of a run: dicts with `size`, `frozen` and `n_epoch` (plus the SGDR parameters)"
-    if schedule not in ('one_cycle', 'sgdr'): raise ValueError(f"schedule must be 'one_cycle' or 'sgdr', not {schedule!r}")
+SCHEDULES = ('one_cycle', 'sgdr', 'one_cycle+sgdr')  # the values of `schedule`
+
+def plan_stages(sizes=(64, 128, 224), # image sizes trained in turn
+                epochs:int=5, # epochs of each one-cycle stage
+                freeze_epochs:int=1, # epochs of a first stage with the body frozen, at the first size (0: none)
+                schedule:str='one_cycle', # 'one_cycle', 'sgdr', or 'one_cycle+sgdr' (one-cycle at the first size, SGDR after)
+                cycles:int=3, # cycles of each SGDR stage
+                cycle_len:int=1, # SGDR: epochs of the first cycle
+                cycle_mult:int=2, # SGDR: each cycle is `cycle_mult` times longer than the previous
+               )->list:
+    "The stages of a run: dicts with `size`, `frozen`, `schedule` and `n_epoch` (plus the SGDR parameters)"
+    if schedule not in SCHEDULES: raise ValueError(f"schedule must be 'one_cycle', 'sgdr' or 'one_cycle+sgdr', not {schedule!r}")
     sizes = [int(s) for s in sizes]
     if not sizes or min(sizes) < 8: raise ValueError(f"sizes must be a non-empty list of sizes >= 8, not {sizes}")
     st = []
-    def add(size, frozen, n):
-        if schedule == 'sgdr':
+    def add(size, frozen, sched, n):
+        if sched == 'sgdr':
             cl, cm = (1, 1) if frozen else (cycle_len, cycle_mult)
-            st.append(dict(size=size, frozen=frozen, schedule=schedule, cycles=n, cycle_len=cl, cycle_mult=cm,
-                           n_epoch=sgdr_epochs(n, cl, cm)))
-        else: st.append(dict(size=size, frozen=frozen, schedule=schedule, n_epoch=n))
-    if freeze_epochs: add(sizes[0], True, freeze_epochs)
-    for s in sizes: add(s, False, cycles if schedule == 'sgdr' else epochs)
+            st.append(dict(size=size, frozen=frozen, schedule=sched, cycles=n, cycle_len=cl, cycle_mult=cm,
+                           n_epoch=sgdr_epochs(n, cl, cm) if n else 0))
+        else: st.append(dict(size=size, frozen=frozen, schedule=sched, n_epoch=n))
+    first = 'one_cycle' if schedule == 'one_cycle+sgdr' else schedule  # the schedule of the first size
+    if freeze_epochs: add(sizes[0], True, first, freeze_epochs)
+    for i, s in enumerate(sizes):
+        sched = 'sgdr' if schedule == 'sgdr' or (schedule == 'one_cycle+sgdr' and i > 0) else 'one_cycle'
+        add(s, False, sched, cycles if sched == 'sgdr' else epochs)
     return [o for o in st if o['n_epoch'] > 0]
 
 # %% ../nbs/04_train.ipynb #30189018
@@ -264,13 +322,14 @@ class BestModel(SaveModelCallback):
     "`SaveModelCallback` on `valid_f1_micro` over a whole run, skipping epochs skipped by `start_epoch`"
     def __init__(self, fname='best', quiet=False):
         super().__init__(monitor='valid_f1_micro', comp=np.greater, fname=fname, reset_on_fit=False)
-        self.quiet = quiet
+        self.quiet, self.best_size = quiet, None
     def before_epoch(self): self.ran = False
     def before_train(self): self.ran = True
     def after_epoch(self):
         if not self.ran: return
         TrackerCallback.after_epoch(self)
         if self.new_best:
+            self.best_size = getattr(self.dls, 'size', None)  # the model is used at the size it was best at
             if not self.quiet and _is_main(): print(f'Better model found at epoch {self.epoch} with {self.monitor} value: {self.best:.4f}.')
             self._save(self.fname)
 
@@ -282,7 +341,7 @@ class RunLogger(Callback):
     def before_train(self): self.ran = True
     def _write_state(self, stage, epoch):
         st = dict(stage=stage, epoch=epoch, best=float(self.best.best) if self.best.best is not None else None,
-                  lr=self.info.get('lr'), time=datetime.now().isoformat(timespec='seconds'))
+                  best_size=self.best.best_size, lr=self.info.get('lr'), time=datetime.now().isoformat(timespec='seconds'))
         if _is_main(): _atomic_write(Path(self.run_dir)/'state.json', lambda p: p.write_text(json.dumps(st)))
     def after_epoch(self):
         if not self.ran: return
@@ -359,7 +418,10 @@ def _set_size(learn, dls_fn, size):
 def _maybe_distrib(learn):
     "`learn.distrib_ctx()` under torchrun, else nothing"
     if num_distrib() > 1:
-        with learn.distrib_ctx(sync_bn=torch.cuda.is_available()): yield
+        # without a GPU, Accelerate only goes distributed (gloo) when told `cpu=True`, else it silently trains one replica
+        # per process and fastai's `DistributedTrainer` fails after the fit
+        gpu = torch.cuda.is_available()
+        with learn.distrib_ctx(sync_bn=gpu, **({} if gpu else dict(cpu=True))): yield
     else: yield
 
 def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` and `path` when given)
@@ -369,12 +431,13 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
           vocab:list|None=None, # label vocabulary (default: the 228 iMaterialist labels)
           arch='resnet34', # architecture (see `get_arch`)
           sizes=(64, 128, 224), # image sizes trained in turn (progressive resizing)
-          epochs:int=5, # epochs per size (one-cycle)
-          schedule:str='one_cycle', # 'one_cycle' or 'sgdr'
-          cycles:int=3, # SGDR: cycles per size
+          epochs:int=5, # epochs of each one-cycle stage (per size; 'one_cycle+sgdr': of the first size)
+          schedule:str='one_cycle', # 'one_cycle', 'sgdr' or 'one_cycle+sgdr' (one-cycle at the first size, SGDR at the others)
+          cycles:int=3, # SGDR: cycles per size (of `cycle_len`*`cycle_mult`**i epochs)
           cycle_len:int=1, # SGDR: epochs of the first cycle
           cycle_mult:int=2, # SGDR: each cycle is `cycle_mult` times longer than the previous
           lr:float|None=None, # peak learning rate (None: `lr_find`'s suggestion)
+          lr_later:float|None=None, # peak learning rate at the sizes after the first (None: `lr`); lower fine-tunes instead of restarting
           freeze_epochs:int=1, # epochs with the body frozen first (pretrained weights only)
           lr_mult:int=100, # unfrozen: the first layers' rate is this much lower than the head's
           loss:str='bce', # 'bce' or 'asl'
@@ -397,7 +460,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     pretrained = pretrained or weights is not None
     stages = plan_stages(sizes, epochs, freeze_epochs if pretrained else 0, schedule, cycles, cycle_len, cycle_mult)
     cfg = dict(arch=arch_name(get_arch(arch)), sizes=[int(s) for s in sizes], epochs=epochs, schedule=schedule,
-               cycles=cycles, cycle_len=cycle_len, cycle_mult=cycle_mult, lr=lr, freeze_epochs=freeze_epochs,
+               cycles=cycles, cycle_len=cycle_len, cycle_mult=cycle_mult, lr=lr, lr_later=lr_later, freeze_epochs=freeze_epochs,
                lr_mult=lr_mult, loss=loss, bs=bs, pretrained=pretrained, weights=None if weights is None else str(weights),
                seed=seed, fp16=fp16, valid=valid if isinstance(valid, (str, type(None))) else 'dataframe',
                valid_pct=valid_pct, n_images=len(df), stages=stages, **(config or {}))
@@ -430,7 +493,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     if _is_main() and not resume: _atomic_write(run_dir/'config.json', lambda p: p.write_text(json.dumps(cfg, indent=1, default=str)))
     best = BestModel(quiet=quiet)
     if state:
-        best.best = state.get('best')
+        best.best, best.best_size = state.get('best'), state.get('best_size')
         h = read_history(run_dir)
         if len(h) and _is_main():  # drop rows of epochs that will be redone
             keep = (h.stage < first) | ((h.stage == first) & (h.epoch < state['epoch']))
@@ -440,16 +503,21 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     for i, st in enumerate(stages):
         if i < first: continue
         _set_size(learn, dls_fn, st['size'])
-        info = dict(st, lr=lr)
+        lr_st = lr if (st['size'] == stages[0]['size'] or lr_later is None) else lr_later
+        info = dict(st, lr=lr_st)
         start = state['epoch'] if (state and i == first) else 0
         stage_cbs = [best, RunLogger(run_dir, i, info, best, quiet), *L(cbs)]
-        with _maybe_distrib(learn): _fit_stage(learn, st, lr, lr_mult, stage_cbs, start_epoch=start)
+        with _maybe_distrib(learn): _fit_stage(learn, st, lr_st, lr_mult, stage_cbs, start_epoch=start)
     h = read_history(run_dir)
     if _is_main() and len(h): plot_history(h, run_dir/'curves.png')
-    if (run_dir/'models/best.pth').exists(): learn.load('best', weights_only=False)
+    size = stages[-1]['size']
+    if (run_dir/'models/best.pth').exists():
+        learn.load('best', with_opt=False, weights_only=False)
+        size = best.best_size or size
+        _set_size(learn, dls_fn, size)  # the best epoch may come from an earlier (smaller) size
     if hasattr(learn, 'channels_last') or hasattr(learn, 'mixed_precision'): learn.to_contiguous(to_fp32=True)
     learn.export(run_dir/'export.pkl')
-    save_model(learn, run_dir, size=stages[-1]['size'], best_valid_f1_micro=None if best.best is None else float(best.best))
+    save_model(learn, run_dir, size=size, best_valid_f1_micro=None if best.best is None else float(best.best))
     return learn
 
 # %% ../nbs/04_train.ipynb #9030cf96
@@ -458,31 +526,56 @@ def _ints(s)->list:
     try: return [int(o) for o in str(s).replace(' ', '').split(',') if o]
     except ValueError: raise ValueError(f"sizes must be comma-separated integers like 64,128,224, not {s!r}") from None
 
+def default_images(data_dir, # the data folder (train.json, validation.json)
+                   images=None, # training images given (None: `DATA_DIR/images/train` if it exists, else `DATA_DIR`)
+                   valid_images=None, # validation images given (None: see below)
+                  )->tuple:
+    "Where the training and the validation images are: the folders given, else the usual layouts under `data_dir`"
+    d = Path(data_dir)
+    images = Path(images) if images is not None else d/'images'/'train' if (d/'images'/'train').is_dir() else d
+    if valid_images is None:
+        cands = ([images.parent/'validation'] if images.name == 'train' else []) + [d/'images'/'validation']
+        valid_images = next((c for c in cands if c.is_dir()), images)
+    return images, Path(valid_images)
+
 def train_dir(data_dir, # folder with train.json (and validation.json)
-              images=None, # where the fetched images are (manifest.csv + images/); default: `data_dir`
+              images=None, # training images: a fetch store (manifest.csv + images/) or a folder of <id>.jpg; see `default_images`
               run_dir=None, # the run's folder; default: `data_dir/runs/<arch>-<date>-<time>`
               split:str='valid', # validation set: 'valid' (validation.json), 'stratified' or 'random' (of train.json)
               valid_pct:float=0.1, # validation fraction for 'stratified' and 'random'
               sample:int|None=None, # train on this many training images only (a quick try)
               resume:bool=False, # continue the run in `run_dir` with its saved options
+              valid_images=None, # validation images (split 'valid'), like `images`; see `default_images`
               **kwargs, # passed to `train`
              )->Learner:
     "Train on the competition files and fetched images in `data_dir` (see `train` for the options)"
-    data_dir = Path(data_dir)
     if resume:
         if run_dir is None: raise ValueError("--resume needs --run-dir (the run to continue)")
         f = Path(run_dir)/'config.json'
         if not f.exists(): raise FileNotFoundError(f"{f}: no such file, nothing to resume")
         saved = json.loads(f.read_text())['cli']
-        saved.update(resume=True, run_dir=str(run_dir), quiet=kwargs.get('quiet', saved.get('quiet', False)))
-        return train_dir(**saved)
+        saved.update(run_dir=str(run_dir), quiet=kwargs.get('quiet', saved.get('quiet', False)))
+        saved.pop('resume', None)
+        return _train_dir(**saved, _resume=True)
+    return _train_dir(data_dir, images, run_dir, split, valid_pct, sample, valid_images=valid_images, **kwargs)
+
+def _train_dir(data_dir, images=None, run_dir=None, split='valid', valid_pct=0.1, sample=None, valid_images=None,
+               _resume=False, **kwargs)->Learner:
+    data_dir = Path(data_dir)
     if not data_dir.is_dir(): raise FileNotFoundError(f"{data_dir}: no such data folder")
     if split not in ('valid', 'stratified', 'random'): raise ValueError(f"--split must be valid, stratified or random, not {split!r}")
-    images = Path(ifnone(images, data_dir))
+    images, valid_images = default_images(data_dir, images, valid_images)
+    for what, d in (('--images', images), ('--valid-images', valid_images if split == 'valid' else images)):
+        if not d.is_dir(): raise FileNotFoundError(f"{d}: no such image folder ({what})")
+    if split == 'valid' and images.resolve() == valid_images.resolve() and (images/'manifest.csv').exists():
+        raise ValueError(f"the training and the validation images would both be looked up in the fetch store {images}, but "
+                         "image ids restart at 1 in each competition file: fetch validation.json into its own folder "
+                         "(fashion-fetch validation.json OUT/validation) and give it with --valid-images")
     arch = kwargs.get('arch', 'resnet34')
     run_dir = Path(ifnone(run_dir, data_dir/'runs'/f"{arch_name(get_arch(arch))}-{datetime.now():%Y%m%d-%H%M%S}"))
-    cli = dict(data_dir=str(data_dir), images=str(images), run_dir=str(run_dir), split=split, valid_pct=valid_pct,
-               sample=sample, **{k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()})
+    cli = dict(data_dir=str(data_dir), images=str(images), valid_images=str(valid_images), run_dir=str(run_dir),
+               split=split, valid_pct=valid_pct, sample=sample,
+               **{k: (str(v) if isinstance(v, Path) else v) for k, v in kwargs.items()})
     if not (data_dir/'train.json').exists(): raise FileNotFoundError(f"{data_dir/'train.json'}: no such file")
     df = load_imat(data_dir/'train.json')
     if sample: df = df.sample(n=min(sample, len(df)), random_state=kwargs.get('seed', 42)).reset_index(drop=True)
@@ -492,21 +585,24 @@ def train_dir(data_dir, # folder with train.json (and validation.json)
         if not vf.exists(): raise FileNotFoundError(f"{vf}: no such file (use --split stratified to split train.json instead)")
         valid = load_imat(vf)
     vocab = label_vocab(df, valid) if isinstance(valid, pd.DataFrame) else label_vocab(df)
-    return train(df, images, run_dir, valid=valid, vocab=vocab, valid_pct=valid_pct,
-                 config=dict(cli={**cli, 'resume': False}, data_dir=str(data_dir), images=str(images), split=split), **kwargs)
+    return train(df, images, run_dir, valid=valid, vocab=vocab, valid_pct=valid_pct, valid_src=valid_images, resume=_resume,
+                 config=dict(cli=cli, data_dir=str(data_dir), images=str(images), valid_images=str(valid_images), split=split),
+                 **kwargs)
 
 @call_parse
 def fashion_train(data_dir:str, # folder with train.json and validation.json (Kaggle form)
-                  images:str=None, # folder of the fetched images (fashion-fetch's OUT: manifest.csv + images/); default DATA_DIR
+                  images:str=None, # training images: fashion-fetch's OUT for train.json (manifest.csv + images/) or a folder of <id>.jpg; default DATA_DIR/images/train if it exists, else DATA_DIR
+                  valid_images:str=None, # validation images (--split valid), likewise: fashion-fetch's OUT for validation.json; default: a 'validation' folder next to a 'train' --images, else DATA_DIR/images/validation if it exists, else --images
                   run_dir:str=None, # folder of this run (default DATA_DIR/runs/ARCH-DATE-TIME); everything is written there
                   arch:str='resnet34', # architecture: a fastai/torchvision name (resnet34, xresnet50, convnext_tiny, ...) or a timm name
                   sizes:str='64,128,224', # image sizes trained in turn (progressive resizing), comma-separated
-                  epochs:int=5, # one-cycle: epochs per size
-                  schedule:str='one_cycle', # learning-rate schedule: one_cycle or sgdr
-                  cycles:int=3, # sgdr: restarts (cycles) per size
+                  epochs:int=5, # one-cycle: epochs per size (one_cycle+sgdr: of the first size)
+                  schedule:str='one_cycle', # learning-rate schedule: one_cycle, sgdr, or one_cycle+sgdr (one-cycle at the first size, SGDR at the later ones)
+                  cycles:int=3, # sgdr: cycles (restarts) per size; a size takes cycle_len*(1+cycle_mult+...+cycle_mult**(cycles-1)) epochs
                   cycle_len:int=1, # sgdr: epochs of the first cycle
                   cycle_mult:int=2, # sgdr: each cycle is this many times longer than the previous (1: equal cycles)
                   lr:float=None, # peak learning rate of the head (default: lr_find's suggestion)
+                  lr_later:float=None, # peak learning rate at the sizes after the first (default: --lr)
                   freeze_epochs:int=1, # epochs training only the head first (pretrained weights only; 0: none)
                   lr_mult:int=100, # unfrozen: the first layers learn this many times slower than the head
                   loss:str='bce', # loss: bce (binary cross-entropy) or asl (asymmetric loss)
@@ -530,11 +626,11 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
     try:
         if str(fp16).lower() not in fp: raise ValueError(f"--fp16 must be auto, fp16, bf16 or no, not {fp16!r}")
         opts = dict(arch=arch, sizes=_ints(sizes), epochs=epochs, schedule=schedule, cycles=cycles, cycle_len=cycle_len,
-                    cycle_mult=cycle_mult, lr=lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, loss=loss, bs=bs,
+                    cycle_mult=cycle_mult, lr=lr, lr_later=lr_later, freeze_epochs=freeze_epochs, lr_mult=lr_mult, loss=loss, bs=bs,
                     pretrained=not no_pretrained, weights=weights, seed=seed, fp16=fp[str(fp16).lower()],
                     num_workers=num_workers, lr_find_iters=lr_find_iters, quiet=quiet)
         learn = train_dir(data_dir, images=images, run_dir=run_dir, split=split, valid_pct=valid_pct, sample=sample,
-                          resume=resume, **opts)
+                          resume=resume, valid_images=valid_images, **opts)
     except (PretrainedWeightsError, FileNotFoundError, ImatFormatError, ValueError) as e:
         if os.environ.get('FASHION_DEBUG'): raise
         print(f"fashion-train: error: {e}", file=sys.stderr); sys.exit(1)

@@ -106,10 +106,14 @@ def test_cv_and_choice():
     yt, pt = _sim(3000, seed=9)                           # and on new images of the same model
     assert micro_f1(yt, predict_labels(pt, threshold_vector(th))) > micro_f1(yt, pt >= 0.5)
     assert tune_thresholds(y, p, [str(i) for i in range(40)], folds=5, seed=3) == th  # deterministic
-    # no per-label bias: the per-label thresholds only add noise and the choice is the global one (or 0.5)
-    y0, p0 = _sim(200, bias_sd=0.)
-    th0 = tune_thresholds(y0, p0, [str(i) for i in range(40)], folds=5, shrink=0, min_support=0)
-    assert th0['mode'] in ('global', 'fixed') and th0['cv']['per_label'] < max(th0['cv']['global'], th0['cv']['fixed'])
+    # a calibrated model (labels drawn with the predicted probabilities): one threshold is optimal for every label
+    # (Lipton et al. 2014), unshrunk per-label thresholds only fit noise, and cross-validation picks the global one
+    rng = np.random.default_rng(0); q = rng.random((300, 40))*.3; yc = (rng.random((300, 40)) < q).astype(int)
+    thc = tune_thresholds(yc, q, [str(i) for i in range(40)], folds=5, shrink=0, min_support=0)
+    assert thc['mode'] == 'global' and thc['cv']['per_label'] < thc['cv']['global']
+    # infinite shrinkage: the per-label thresholds are the global one
+    thi = tune_thresholds(y, p, [str(i) for i in range(40)], folds=5, shrink=1e12)
+    assert thi['cv']['per_label'] == thi['cv']['global'] and thi['mode'] == 'global'
 
 
 def test_thresholds_json_roundtrip(tmp_path):
@@ -183,7 +187,7 @@ def test_fashion_evaluate_cli(run):
     assert th['n_images'] == 40 and th['cv']['folds'] == 3 and set(th['vocab']) == {'66', '105', '153', '171'}
     assert (run/'run/report/index.html').exists() and (run/'run/report/valid_probs.npz').exists()
     h = subprocess.run([BIN/'fashion-evaluate', '--help'], capture_output=True, text=True).stdout
-    for flag in ('--images', '--probs', '--mode', '--folds', '--top1', '--shrink', '--min_support', '--unsafe_pickle'): assert flag in h
+    for flag in ('--images', '--probs', '--mode', '--folds', '--top1', '--shrink', '--min-support', '--unsafe-pickle'): assert flag in h
 
 
 def test_evaluate_missing_images_and_bad_input(run, tmp_path):

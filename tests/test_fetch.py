@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fashion_clf.fetch import fetch_images, read_manifest, image_path, COLUMNS
-from fashion_clf.server import serve_images
+from fashion_clf.server import serve_images, ImageServer
 
 BIN = Path(sys.executable).parent
 FAST = dict(progress=False, verbose=False, backoff=0.01, max_backoff=0.05, retries=2, read_timeout=0.5,
@@ -52,7 +52,8 @@ def check_store(out: Path, m: pd.DataFrame):
 FAULTS = [
     ('404', 'error', 'http_404', 1), ('410', 'error', 'http_410', 1), ('403', 'error', 'http_403', 1),
     ('500', 'transient', 'http_500', 3), ('503', 'transient', 'http_503', 3),
-    ('429:0.05', 'transient', 'http_429', 3), ('flaky:2:429', 'ok', None, 3), ('flaky:1', 'ok', None, 2),
+    ('429:0.6', 'transient', 'http_429', 3), ('429:500', 'transient', 'http_429', 1),  # Retry-After > max_retry_after
+    ('flaky:2:429', 'ok', None, 3), ('flaky:1', 'ok', None, 2),
     ('slow:2', 'transient', 'timeout', 3), ('trickle:0.8', 'transient', 'timeout', 3),
     ('truncate', 'error', 'truncated', 1), ('html', 'error', 'not_image', 1), ('empty', 'error', 'not_image', 1),
     ('loop', 'error', 'redirects', 1), ('redirect:2', 'ok', None, 1), ('big:3', 'error', 'too_large', 1),
@@ -84,7 +85,10 @@ def test_every_fault_kind(web, tmp_path):
         assert r.status[k] == 'ok', (k, r.detail[k])
         assert Image.open(out / r.path[k]).mode == 'RGB'
     assert (r.width['big'], r.height['big'], r.orig_width['big'], r.orig_height['big']) == (256, 205, 1000, 800)
-    assert r.bytes['f15'] > 2**20 and r.bytes['f16'] == 0  # big streamed until the cap; biglen refused by its header
+    f = {spec: f'f{i}' for i, (spec, *_) in enumerate(FAULTS)}
+    assert r.seconds[f['429:0.6']] >= 1.2  # both waits honoured Retry-After (backoff alone is <= 0.05 s)
+    assert r.seconds[f['500']] < 1.0  # ... while other retries wait only the backoff
+    assert r.bytes[f['big:3']] > 2**20 and r.bytes[f['biglen:3']] == 0  # big streamed until the cap; biglen refused by its header
     check_store(out, m)
     s = json.loads((out / 'summary.json').read_text())
     assert s['ok'] == (m.status == 'ok').sum() and s['errors']['bad_url'] == 4 and s['errors']['timeout'] == 2
@@ -124,6 +128,31 @@ def test_duplicates_shards_limit(web, tmp_path):
         assert len(read_manifest(tmp_path / 'sh')) == 30
         assert fetch_images(df, tmp_path / 'lim', limit=7, **FAST).image_id.tolist() == [str(i) for i in range(7)]
     with pytest.raises(ValueError, match='shard'): fetch_images(df, tmp_path / 'x', shard='3/3', **FAST)
+
+
+class CountingServer(ImageServer):
+    "An `ImageServer` that records the most requests it was handling at once"
+    def __init__(self, *a, **kw): super().__init__(*a, **kw); self.now = self.peak = 0
+    async def handle(self, request):
+        self.now += 1; self.peak = max(self.peak, self.now)
+        try: return await super().handle(request)
+        finally: self.now -= 1
+
+
+def test_in_flight_is_bounded(web, tmp_path):
+    srv = CountingServer(web, latency=0.05).start()
+    try:
+        df = pd.DataFrame({'image_id': [str(i) for i in range(60)], 'url': [f'{srv.url}/{i}.jpg' for i in range(60)]})
+        m = fetch_images(df, tmp_path / 'o', **{**FAST, 'concurrency': 4})
+    finally: srv.stop()
+    assert (m.status == 'ok').all() and sum(srv.requests.values()) == 60
+    assert 2 <= srv.peak <= 4, srv.peak  # parallel, but never more than `concurrency` requests at once
+    srv = CountingServer(web, latency=0.05).start()
+    try:
+        df = pd.DataFrame({'image_id': [str(i) for i in range(30)], 'url': [f'{srv.url}/{i}.jpg' for i in range(30)]})
+        m = fetch_images(df, tmp_path / 'o2', **{**FAST, 'concurrency': 8, 'per_host': 2})
+    finally: srv.stop()
+    assert (m.status == 'ok').all() and srv.peak == 2, srv.peak  # the per-host connection cap holds
 
 
 def test_traversal_ids_stay_inside(web, tmp_path):

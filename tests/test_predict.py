@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from fashion_clf.core import IMAT_LABELS
+from fashion_clf.fetch import COLUMNS
 from fashion_clf.evaluate import tune_thresholds, save_thresholds
 from fashion_clf.predict import (PredictError, Predictor, load_run, find_images, make_submission, write_submission,
-                                 check_submission, predict, load_probs)
+                                 check_submission, predict, load_probs, fashion_predict)
 
 torch.set_num_threads(1)  # small tests; one thread avoids oversubscribing shared CI cores
 BIN = Path(sys.executable).parent
@@ -18,7 +19,15 @@ IDS = [str(i) for i in (7, 3, 12, 5, 9, 1)]  # test.json order (not sorted)
 
 
 def _run(*args):
+    "Run a console script in a new process"
     return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True)
+
+
+def _predict_cli(capsys, run, src, **kw):
+    "`fashion-predict RUN SRC --k v ...` in this process (saves importing torch again; `test_cli_*` run the real script)"
+    rc = fashion_predict(str(run), str(src), quiet=True, **{k: str(v) if isinstance(v, Path) else v for k, v in kw.items()})
+    o = capsys.readouterr()
+    return rc, o.out, o.err
 
 
 @pytest.fixture(scope='module')
@@ -44,11 +53,12 @@ def data(tmp_path_factory):
     rows = []
     for k, i in enumerate(IDS):
         if i == '5':  # failed download
-            rows.append(dict(image_id=i, url=f'http://x/{i}', status='http_error', path='', error='HTTP 404')); continue
+            rows.append(dict(image_id=i, url=f'http://x/{i}', status='error', path='', error='HTTP 404', http_status=404)); continue
         shutil.copy(tmp/'src/images'/f'{k+1}.jpg', out/'images/00'/f'{i}.jpg')
-        rows.append(dict(image_id=i, url=f'http://x/{i}', status='ok', path=f'images/00/{i}.jpg', error=''))
-    pd.DataFrame(rows).to_csv(out/'manifest.csv', index=False)
+        rows.append(dict(image_id=i, url=f'http://x/{i}', status='ok', path=f'images/00/{i}.jpg', error='', http_status=200))
+    pd.DataFrame(rows).reindex(columns=COLUMNS).to_csv(out/'manifest.csv', index=False)  # fetch's manifest format
     (out/'images/00/12.jpg').write_bytes((out/'images/00/12.jpg').read_bytes()[:200])  # truncated JPEG
+    (out/'images/00/9.jpg').write_text('<html>Not Found</html>')                           # not an image at all
     (tmp/'test.json').write_text(json.dumps({'images': [{'url': f'http://x/{i}', 'imageId': int(i)} for i in IDS]}))
     return dict(tmp=tmp, run=run, out=out, test=tmp/'test.json', learn=learn)
 
@@ -65,13 +75,33 @@ def test_weights_only_roundtrip(data):
     assert torch.allclose(m2(x), model(x), atol=1e-5) and meta2['size'] == 32
 
 
-def test_export_only_needs_explicit_unsafe_pickle(data, tmp_path):
+class _Evil:
+    "A pickle payload: unpickling it creates the file `f` (any code could run instead)"
+    def __init__(self, f): self.f = f
+    def __reduce__(self): return (Path.touch, (self.f,))
+
+
+def test_weights_only_refuses_code(data, tmp_path, capsys):
+    run, marker = tmp_path/'evil', tmp_path/'pwned'; run.mkdir()
+    for f in ('model.json', 'thresholds.json'): shutil.copy(data['run']/f, run)
+    torch.save({'w': _Evil(marker)}, run/'model.pth')               # a model.pth that is not just tensors
+    with pytest.raises(PredictError, match='not a weights-only'): load_run(run)
+    rc, out, err = _predict_cli(capsys, run, data['test'], images=data['out'], out=tmp_path/'o')
+    assert rc == 2 and 'not a weights-only' in err and not marker.exists() and not (tmp_path/'o').exists()
+    (run/'model.pth').write_bytes((data['run']/'model.pth').read_bytes()[:1000])  # a truncated download
+    with pytest.raises(PredictError, match='model.pth'): load_run(run)
+
+
+def test_export_only_needs_explicit_unsafe_pickle(data, tmp_path, capsys):
     shutil.copy(data['run']/'export.pkl', tmp_path/'export.pkl'); shutil.copy(data['run']/'thresholds.json', tmp_path)
     with pytest.raises(PredictError, match='--unsafe-pickle'): load_run(tmp_path)
-    r = _run('fashion-predict', tmp_path, data['test'], '--images', data['out'], '--quiet', '--out', tmp_path/'o')
-    assert r.returncode == 2 and 'runs code' in r.stderr and not (tmp_path/'o').exists()
-    r = _run('fashion-predict', tmp_path, data['test'], '--images', data['out'], '--quiet', '--out', tmp_path/'o', '--unsafe_pickle')
-    assert r.returncode == 0, r.stderr
+    rc, out, err = _predict_cli(capsys, tmp_path, data['test'], images=data['out'], out=tmp_path/'o')
+    assert rc == 2 and 'runs code' in err and not (tmp_path/'o').exists()
+    rc, out, err = _predict_cli(capsys, tmp_path, data['test'], images=data['out'], out=tmp_path/'o', unsafe_pickle=True)
+    assert rc == 0, err
+    rc, out, err = _predict_cli(capsys, data['run'], data['test'], images=data['out'], out=tmp_path/'w')
+    p_pickle, p_weights = load_probs(tmp_path/'o/probs.npz')['probs'], load_probs(tmp_path/'w/probs.npz')['probs']
+    assert np.isfinite(p_weights).any() and np.allclose(p_pickle, p_weights, atol=1e-5, equal_nan=True)  # the same model
 
 
 def test_predictor_matches_fastai_pipeline(data):
@@ -93,52 +123,64 @@ def test_submission_complete_in_order_with_fallback(data, tmp_path):
     assert lines[0] == 'image_id,label_id' and [l.split(',')[0] for l in lines[1:]] == IDS
     assert all(len(l.split(',')) == 2 for l in lines)
     pb = pd.read_csv(tmp_path/'problems.csv', dtype=str, keep_default_na=False).set_index('image_id')
-    assert set(pb.index) == {'5', '12'}
-    assert pb.loc['5', 'problem'] == 'not fetched (http_error: HTTP 404)' and pb.loc['12', 'problem'] == 'unreadable image file'
+    assert set(pb.index) == {'5', '12', '9'}
+    assert pb.loc['5', 'problem'] == 'not fetched (error: HTTP 404)' and pb.loc['12', 'problem'] == pb.loc['9', 'problem'] == 'unreadable image file'
     d = load_probs(tmp_path/'probs.npz')
-    assert d['ids'] == IDS and d['ok'].tolist() == [i not in ('5', '12') for i in IDS] and np.isnan(d['probs'][~d['ok']]).all()
+    assert d['ids'] == IDS and d['ok'].tolist() == [i not in ('5', '12', '9') for i in IDS] and np.isnan(d['probs'][~d['ok']]).all()
     # fallback rows: the labels whose validation frequency passes their threshold
     th = json.loads((data['run']/'thresholds.json').read_text())
     want = ' '.join(v for v in th['vocab'] if th['priors'][v] >= th['per_label'][v])
     assert sub.set_index('image_id').loc['5', 'label_id'] == want == sub.set_index('image_id').loc['12', 'label_id']
     assert check_submission(f, data['test'])[0] == []
     s = json.loads((tmp_path/'summary.json').read_text())
-    assert s['n_images'] == 6 and s['n_predicted'] == 4 and s['n_fallback'] == 2
+    assert s['n_images'] == 6 and s['n_predicted'] == 3 and s['n_fallback'] == 3
 
 
 def test_cli_predict_and_check(data, tmp_path):
     r = _run('fashion-predict', data['run'], data['test'], '--images', data['out'], '--out', tmp_path, '--quiet', '--fallback', 'empty')
     assert r.returncode == 0, r.stderr
-    assert '6 images, 4 predicted' in r.stdout
+    assert '6 images, 3 predicted' in r.stdout
     rows = list(csv.reader(open(tmp_path/'submission.csv')))
     assert dict(rows[1:])['5'] == ''                                        # --fallback empty
     r = _run('fashion-check-submission', tmp_path/'submission.csv', data['test'])
     assert r.returncode == 0 and 'valid, 6 rows' in r.stdout and len(r.stdout.strip().splitlines()) == 1
 
 
-def test_folder_input(data, tmp_path):
-    sub = predict(data['run'], data['out']/'images', out=tmp_path)
-    assert sorted(sub.image_id) == sorted(set(IDS) - {'5'}) and sub.attrs['n_fallback'] == 1  # the truncated one
+def test_cli_folder_input(data, tmp_path):
+    r = _run('fashion-predict', data['run'], data['out']/'images', '--out', tmp_path, '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert '5 images, 3 predicted' in r.stdout                          # no JSON: the files, two of them unreadable
+    sub = pd.read_csv(tmp_path/'submission.csv', dtype=str, keep_default_na=False)
+    assert sorted(sub.image_id) == sorted(set(IDS) - {'5'}) and check_submission(tmp_path/'submission.csv', sub.image_id.tolist())[0] == []
+    pb = pd.read_csv(tmp_path/'problems.csv', dtype=str, keep_default_na=False)
+    assert sorted(pb.image_id) == ['12', '9'] and set(pb.problem) == {'unreadable image file'}
 
 
-def test_bad_input_messages(data, tmp_path):
-    norun = tmp_path/'norun'; norun.mkdir()
+def test_bad_input_messages(data, tmp_path, capsys):
+    def fails(run, src, msg, **kw):
+        rc, out, err = _predict_cli(capsys, run, src, out=tmp_path/'o', **kw)
+        assert rc == 2 and msg in err and err.startswith('fashion-predict: error:') and 'Traceback' not in err, (rc, err)
+        assert not (tmp_path/'o').exists()                                  # nothing written, not even the folder
+        return err
+    norun = tmp_path/'norun'; norun.mkdir()                                # a model folder without thresholds.json
     shutil.copy(data['run']/'model.pth', norun); shutil.copy(data['run']/'model.json', norun)
-    r = _run('fashion-predict', norun, data['test'], '--images', data['out'], '--out', tmp_path/'o1')
-    assert r.returncode == 2 and 'no thresholds' in r.stderr and 'fashion-evaluate' in r.stderr and 'Traceback' not in r.stderr
-    assert not (tmp_path/'o1').exists()
-    r = _run('fashion-predict', norun, data['test'], '--images', data['out'], '--out', tmp_path/'o1', '--thresh', '0.5', '--quiet')
-    assert r.returncode == 0, r.stderr                                      # a fixed threshold instead
+    assert 'fashion-evaluate' in fails(norun, data['test'], 'no thresholds', images=data['out'])
+    fails(tmp_path/'none', data['test'], 'no such run folder', images=data['out'])
     empty = tmp_path/'empty'; empty.mkdir()
-    r = _run('fashion-predict', data['run'], data['test'], '--images', empty, '--out', tmp_path/'o2')
-    assert r.returncode == 2 and 'check --images' in r.stderr and not (tmp_path/'o2/submission.csv').exists()
-    r = _run('fashion-predict', data['run'], data['test'], '--images', tmp_path/'nowhere')
-    assert r.returncode == 2 and 'no such image folder' in r.stderr
-    r = _run('fashion-predict', data['run'], tmp_path/'missing.json')
-    assert r.returncode == 2 and 'missing.json' in r.stderr
+    fails(data['run'], data['test'], 'check --images', images=empty)        # none of the images is there
+    fails(data['run'], empty, 'no image files')                             # an empty folder of images
+    fails(data['run'], data['test'], 'no such image folder', images=tmp_path/'nowhere')
+    fails(data['run'], tmp_path/'missing.json', 'missing.json')
     (tmp_path/'broken.json').write_text('{"images": [')
-    r = _run('fashion-predict', data['run'], tmp_path/'broken.json', '--images', data['out'])
-    assert r.returncode == 2 and 'not valid JSON' in r.stderr
+    fails(data['run'], tmp_path/'broken.json', 'not valid JSON', images=data['out'])
+    th = json.loads((data['run']/'thresholds.json').read_text())
+    (norun/'thresholds.json').write_text(json.dumps(dict(th, vocab=th['vocab'][::-1])))
+    fails(norun, data['test'], 'differ from the model', images=data['out'])  # thresholds of another model
+    (norun/'thresholds.json').write_text('{"mode": "global"')
+    fails(norun, data['test'], 'not valid JSON', images=data['out'])
+    (norun/'thresholds.json').unlink()
+    rc, out, err = _predict_cli(capsys, norun, data['test'], images=data['out'], out=tmp_path/'o1', thresh=0.5)
+    assert rc == 0, err                                                     # a fixed threshold instead
 
 
 def test_atomic_submission(tmp_path, monkeypatch):
@@ -187,16 +229,36 @@ def test_validator_catches(tmp_path, text, problem):
     (tmp_path/'s.csv').write_text(text, encoding='utf-8')
     probs, summary = check_submission(tmp_path/'s.csv', tmp_path/'t.json')
     assert any(problem in o for o in probs), probs
-    r = _run('fashion-check-submission', tmp_path/'s.csv', tmp_path/'t.json')
-    assert r.returncode == 1 and problem in r.stdout
+    assert 'INVALID' in summary
 
 
 def test_validator_lists_every_problem(tmp_path):
-    (tmp_path/'s.csv').write_text('id,labels\n7,66,5\n7,\n42,999\n3,1\t2\n')
+    (tmp_path/'t.json').write_text(json.dumps({'images': [{'url': 'http://x', 'imageId': int(i)} for i in IDS]}))
+    (tmp_path/'s.csv').write_text('id,labels\n7,66,5\n7,\n42,999\n3,1\t2\n3,1;2\n')
     probs, _ = check_submission(tmp_path/'s.csv', IDS)
-    kinds = ['header', 'more than 2 fields', 'not in the test file', 'unknown label', 'tabs', 'have no row']
+    kinds = ['header', 'more than 2 fields', 'duplicate image ids', 'not in the test file', 'unknown label', 'tabs',
+             'semicolons', 'have no row']
     assert all(any(k in o for o in probs) for k in kinds), probs
+    # the command: a summary line, then every problem on its own line, exit status 1
+    r = _run('fashion-check-submission', tmp_path/'s.csv', tmp_path/'t.json')
+    out = r.stdout.strip().splitlines()
+    assert r.returncode == 1 and 'INVALID' in out[0] and out[1:] == [f'  - {o}' for o in probs]
+    assert all(any(k in o for o in out[1:]) for k in kinds)
+    # a valid file: exit status 0 and one line; a missing test file: exit status 2 and a message, no traceback
     (tmp_path/'ok.csv').write_text(GOOD)
     assert check_submission(tmp_path/'ok.csv', IDS)[0] == []
+    r = _run('fashion-check-submission', tmp_path/'ok.csv', tmp_path/'t.json')
+    assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1 and 'valid, 6 rows' in r.stdout
     r = _run('fashion-check-submission', tmp_path/'ok.csv', tmp_path/'none.json')
-    assert r.returncode == 2 and 'none.json' in r.stderr
+    assert r.returncode == 2 and 'none.json' in r.stderr and 'Traceback' not in r.stderr
+    r = _run('fashion-check-submission', tmp_path/'nothing.csv', tmp_path/'t.json')
+    assert r.returncode == 1 and 'no such file' in r.stdout
+
+
+def test_relative_image_folder(data, monkeypatch):
+    "A relative --images folder without a manifest (regression: the scanned paths came back doubled, 'file missing')"
+    monkeypatch.chdir(data['tmp'])
+    it = find_images(data['test'], 'src/images')                           # holds 1.jpg .. 6.jpg: test ids 3, 5, 1
+    assert it.image_id.tolist() == IDS
+    assert it.set_index('image_id').problem.to_dict() == {'7': 'not fetched', '3': '', '12': 'not fetched', '5': '', '9': 'not fetched', '1': ''}
+    assert all(Path(p).is_file() for p in it.path.dropna())

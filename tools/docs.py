@@ -32,6 +32,7 @@ def prepare(nb):
     nb = copy.deepcopy(nb)
     cells = []
     for c in nb.cells:
+        if c.cell_type == 'raw' and c.source.lstrip().startswith('---'): continue  # front matter (e.g. skip_exec)
         if c.cell_type == 'code':
             ds, body = directives(c.source)
             if 'hide' in ds or 'default_exp' in ds or ds.get('include') == 'false': continue

@@ -1,0 +1,67 @@
+"End to end: `fashion-demo --size tiny` in a subprocess writes every output, and its submission validates"
+import json, subprocess, sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')/'out'
+    r = subprocess.run([str(BIN/'fashion-demo'), '--out', str(out), '--size', 'tiny', '--quiet'],
+                       capture_output=True, text=True, timeout=900, env={'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '2',
+                                                                        'PATH': str(BIN), 'HOME': str(out.parent)})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out, r.stdout
+
+
+def test_summary(demo):
+    out, stdout = demo
+    s = json.loads((out/'summary.json').read_text())
+    for k in ('images_fetched', 'micro_f1_at_0.5', 'micro_f1_tuned', 'seconds', 'test_micro_f1_tuned', 'stage_seconds'):
+        assert k in s, k
+    n = json.loads((out/'synth/synth.json').read_text())
+    assert s['images_fetched'] == n['n_train'] + n['n_valid'] + n['n_test']
+    assert 0 <= s['micro_f1_at_0.5'] <= 1 and 0 <= s['micro_f1_tuned'] <= 1 and s['seconds'] > 0
+    assert 'fashion-demo (tiny) finished' in stdout and 'validation micro-F1 tuned' in stdout
+    assert not any(l.startswith('== [') for l in stdout.splitlines()), '--quiet prints only the summary'
+
+
+@pytest.mark.parametrize('rel', ['synth/train.json', 'synth/validation.json', 'synth/test.json', 'synth/label_map.csv',
+    'images/train/manifest.csv', 'images/validation/manifest.csv', 'images/test/manifest.csv', 'eda/report.html',
+    'run/config.json', 'run/history.csv', 'run/curves.png', 'run/model.pth', 'run/model.json', 'run/thresholds.json',
+    'run/report/index.html', 'run/report/pr_curve.png', 'submission.csv', 'predict/probs.npz'])
+def test_outputs_exist(demo, rel):
+    out, _ = demo
+    assert (out/rel).is_file() and (out/rel).stat().st_size > 0, rel
+
+
+def test_no_stray_temporary_files(demo):
+    out, _ = demo
+    assert not [p for p in out.rglob('*') if p.name.endswith(('.tmp', '.part'))]
+
+
+def test_submission_validates(demo):
+    out, _ = demo
+    r = subprocess.run([str(BIN/'fashion-check-submission'), str(out/'submission.csv'), str(out/'synth/test.json')],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'valid' in r.stdout
+    sub = pd.read_csv(out/'submission.csv', dtype=str, keep_default_na=False)
+    test = json.loads((out/'synth/test.json').read_text())
+    assert sub.columns.tolist() == ['image_id', 'label_id']
+    assert sub.image_id.tolist() == [str(o['imageId']) for o in test['images']]
+
+
+@pytest.mark.parametrize('split', ['train', 'validation', 'test'])
+def test_every_image_fetched_once(demo, split):
+    "Each split's manifest has one `ok` row per image id of its JSON, and each path is a file under that split's folder"
+    out, _ = demo
+    m = pd.read_csv(out/f'images/{split}/manifest.csv', dtype=str, keep_default_na=False)
+    ids = json.loads((out/f'synth/{split}.json').read_text())['images']
+    assert (m.status == 'ok').all() and m.image_id.is_unique
+    assert sorted(m.image_id) == sorted(str(o['imageId']) for o in ids)
+    assert all((out/f'images/{split}'/p).is_file() for p in m.path)
