@@ -43,6 +43,8 @@ def prepare(nb):
     return nb
 
 def build(out:Path):
+    import shutil
+    if (root/'nbs'/'images').is_dir(): shutil.copytree(root/'nbs'/'images', out/'images', dirs_exist_ok=True)
     nbs = sorted((root/'nbs').glob('*.ipynb')) + sorted((root/'nbs'/'tutorials').glob('*.ipynb'))
     nbs = [p for p in nbs if p.name != 'index.ipynb']
     pages = [(root/'nbs'/'index.ipynb', 'index.html')] + [(p, ('tutorials/' if p.parent.name == 'tutorials' else '') + page_name(p)) for p in nbs]
@@ -55,6 +57,7 @@ def build(out:Path):
         html, _ = ex.from_notebook_node(prepare(loaded[p]))
         bar = f'<nav style="padding:8px 16px;border-bottom:1px solid #ddd;font-family:sans-serif;font-size:14px">{nav}</nav>'
         html = re.sub(r'(<body[^>]*>)', r'\1' + bar.replace('\\', '\\\\'), html, count=1)
+        if name == 'index.html': html = html.replace('src="nbs/images/', 'src="images/')  # README paths -> site paths
         dest = out/name
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(html, encoding='utf-8')
