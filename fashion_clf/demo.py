@@ -31,8 +31,8 @@ __all__ = ['DEMO_SIZES', 'Stages', 'run_demo', 'format_demo_summary', 'fashion_d
 DEMO_SIZES = {
     'tiny':   dict(n_train=96,   n_valid=32,   n_test=32,   img=96,  arch='xresnet_tiny', sizes=(32, 48),  epochs=1,
                    cycles=1, cycle_len=1, cycle_mult=1, lr=1e-2, lr_later=2e-3, bs=32),
-    'small':  dict(n_train=3000, n_valid=500,  n_test=500,  img=160, arch='xresnet_tiny', sizes=(64, 96),  epochs=12,
-                   cycles=2, cycle_len=1, cycle_mult=2, lr=1e-2, lr_later=2e-3, bs=64),
+    'small':  dict(n_train=3000, n_valid=500,  n_test=500,  img=160, arch='xresnet_tiny', sizes=(64, 96),  epochs=20,
+                   cycles=1, cycle_len=2, cycle_mult=1, lr=1e-2, lr_later=1e-3, bs=64),
     'medium': dict(n_train=6000, n_valid=1000, n_test=1000, img=224, arch='xresnet_tiny', sizes=(64, 128), epochs=16,
                    cycles=3, cycle_len=1, cycle_mult=2, lr=1e-2, lr_later=2e-3, bs=64),
 }

@@ -635,6 +635,7 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
         if os.environ.get('FASHION_DEBUG'): raise
         print(f"fashion-train: error: {e}", file=sys.stderr); sys.exit(1)
     rd = Path(learn.path)
-    best = json.loads((rd/'model.json').read_text()).get('best_valid_f1_micro')
     if num_distrib() > 1: print(f"rank {rank_distrib()}/{num_distrib()}: final {dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])))}")
-    if _is_main(): print(f"run: {rd}\nbest valid micro-F1: {best:.4f}\nwrote: " + ', '.join(sorted(o.name for o in rd.iterdir())))
+    if not _is_main(): return  # only rank 0 writes model.json (and the rest of the run folder)
+    best = json.loads((rd/'model.json').read_text()).get('best_valid_f1_micro')
+    print(f"run: {rd}\nbest valid micro-F1: {best:.4f}\nwrote: " + ', '.join(sorted(o.name for o in rd.iterdir())))

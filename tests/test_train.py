@@ -326,3 +326,15 @@ def test_two_process_gloo(toy, tmp_path):
     assert a['metrics'] == b['metrics'] and set(a['metrics']) >= {'valid_loss', 'valid_f1_micro', 'train_f1_micro'}
     assert a['weights'] == b['weights']  # the replicas stayed in sync
     assert len(read_history(tmp_path/'run')) == 2  # rank 0 wrote the run
+
+def test_cli_under_torchrun(kaggle_dir, tmp_path):
+    "`torchrun --nproc_per_node 2 fashion-train …` (the README's multi-process command): both ranks finish, rank 0 writes the run"
+    data = kaggle_dir
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(BIN/'fashion-train'),
+                        str(data), '--images', str(data/'fetched/train'), '--valid-images', str(data/'fetched/validation'),
+                        '--run-dir', str(tmp_path/'run'), '--arch', 'xresnet_tiny', '--sizes', '16', '--epochs', '1',
+                        '--no-pretrained', '--lr', '0.01', '--bs', str(BS), '--quiet'], capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    finals = sorted(l for l in r.stdout.splitlines() if l.startswith('rank '))
+    assert [l[:8] for l in finals] == ['rank 0/2', 'rank 1/2'] and finals[0][8:] == finals[1][8:]  # same final metrics
+    assert r.stdout.count('best valid micro-F1:') == 1 and (tmp_path/'run'/'model.json').exists()
