@@ -6,7 +6,7 @@ Docs: https://fashion-clf.github.io/fashion_clf/demo.html.md"""
 
 # %% ../nbs/09_demo.ipynb #b5248186
 from __future__ import annotations
-import json, os, time, warnings
+import json, os, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import call_parse, store_true
 
-from .core import load_imat, label_vocab, encode_labels, IMAT_LABELS
+from .core import load_imat, label_vocab, encode_labels
 from .synth import make_dataset, set_base_url
 from .server import serve_images
 from .fetch import fetch_images
@@ -110,7 +110,7 @@ def run_demo(out='fashion_demo', # folder for everything the demo writes
                           names=synth/'label_map.csv', progress=not quiet)
         yv, pv = _probs_of(run_dir/'report'/'valid_probs.npz', val, vocab)
     with st('predict the test split and write submission.csv (fashion-predict)'):
-        sub = P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=cfg['bs'], progress=not quiet)
+        P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=cfg['bs'], progress=not quiet)
         os.replace(out/'predict'/'submission.csv', out/'submission.csv')
     with st('validate the submission against test.json (fashion-check-submission)'):
         problems, line = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab)
