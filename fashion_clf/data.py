@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+import torch
 from fastcore.basics import store_attr, ifnone
+from fastprogress.fastprogress import progress_bar
+from fastai.data.core import TfmdDL
 from fastai.vision.all import (DataBlock, TransformBlock, MultiCategoryBlock, ColReader, ColSplitter, RandomSplitter,
                                PILImage, DisplayedTransform, IntToFloatTensor, Resize, ResizeMethod, aug_transforms,
                                Normalize, imagenet_stats)
@@ -21,7 +24,7 @@ from .core import IMAT_LABELS, encode_labels
 
 # %% auto #0
 __all__ = ['TOY_LABELS', 'toy_dataset', 'image_paths', 'load_draft', 'DraftOpen', 'ImageDraftBlock', 'with_valid',
-           'StratifiedSplitter', 'get_splitter', 'get_dls']
+           'StratifiedSplitter', 'get_splitter', 'get_dls', 'CachedDL', 'cache_dl', 'cache_dls']
 
 # %% ../nbs/03_data.ipynb #ed8f04d1
 TOY_LABELS = ['66', '105', '153', '171']  # label ids used by `toy_dataset` (one per shape kind)
@@ -170,6 +173,7 @@ def get_dls(df:pd.DataFrame, # `image_id`, `labels` (from `core.load_imat`); may
             fast_decode:bool=True, # decode JPEGs at reduced size when much larger than `size`
             num_workers:int|None=None, # DataLoader worker processes (None: 0 on <=2 cores, else cores-1 up to 8)
             device=None, # where batches go (default: the GPU when there is one)
+            cache:bool=False, # decode and resize every image once and keep them in memory (`cache_dls`): for small sets
             **kwargs, # passed to `DataBlock.dataloaders`
            ):
     "fastai `DataLoaders` of images at `size` and multi-hot labels over `vocab`"
@@ -194,4 +198,39 @@ def get_dls(df:pd.DataFrame, # `image_id`, `labels` (from `core.load_imat`); may
     nw = ifnone(num_workers, _num_workers())
     dls = dblock.dataloaders(df, bs=bs, num_workers=nw, device=device, **kwargs)
     dls.size, dls.df = size, df
+    return cache_dls(dls) if cache else dls
+
+# %% ../nbs/03_data.ipynb #266ec060
+class CachedDL(TfmdDL):
+    "A `TfmdDL` that takes its items, after `after_item`, from `cache` (images, labels) when set; copies made by `new` read the dataset again"
+    cache = None
+    def do_item(self, s): return super().do_item(s) if self.cache is None else (self.cache[0][s], self.cache[1][s])
+
+def _available_memory()->int:
+    "Bytes of memory available now (Linux: `MemAvailable`; elsewhere the physical memory)"
+    try:
+        for l in Path('/proc/meminfo').read_text().splitlines():
+            if l.startswith('MemAvailable:'): return int(l.split()[1]) * 1024
+    except OSError: pass
+    return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+
+def cache_dl(dl, # a `TfmdDL` whose per-item transforms are deterministic
+             progress:bool=False, # show a progress bar while decoding
+            ):
+    "A copy of `dl` that serves its items from memory: each is opened, resized and encoded once, here"
+    n, x0 = len(dl.dataset), dl.after_item(dl.dataset[0])[0] if len(dl.dataset) else None
+    need = n * (x0.numel() * x0.element_size() if x0 is not None else 0)
+    if need > _available_memory() / 2:
+        raise MemoryError(f"caching {n:,} images of shape {tuple(x0.shape)} needs {need/2**30:.1f} GiB, more than half of the "
+                          f"{_available_memory()/2**30:.1f} GiB available: use cache=False")
+    its = [dl.after_item(dl.dataset[i]) for i in (progress_bar(range(n), leave=False) if progress else range(n))]
+    res = dl.new(cls=CachedDL)
+    if its: res.cache = tuple(torch.stack(o) for o in zip(*its))
+    return res
+
+def cache_dls(dls, # from `get_dls`
+              progress:bool=False, # show a progress bar while decoding
+             ):
+    "Serve every DataLoader of `dls` from memory (`cache_dl`); `dls` is changed in place and returned"
+    dls.loaders = [cache_dl(dl, progress) for dl in dls.loaders]
     return dls

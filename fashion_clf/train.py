@@ -200,6 +200,7 @@ def create_learner(dls:DataLoaders, # from `data.get_dls`
                    path='.', # folder of the run (checkpoints go in `path/models`)
                    thresh:float=0.5, # threshold of the metrics and of `decodes`
                    prior_bias:bool=True, # start the output layer at the training label frequencies (`init_prior_bias`)
+                   channels_last:bool|str='auto', # channels-last tensors: 'auto'/True (faster convolutions on GPUs and CPUs), False
                    **kwargs, # passed to `vision_learner`
                   )->Learner:
     "A `vision_learner` with micro-F1 metrics, the chosen loss and starting weights"
@@ -219,9 +220,12 @@ def create_learner(dls:DataLoaders, # from `data.get_dls`
     if prior_bias and weights is None: init_prior_bias(learn.model, label_prior(dls))
     learn.recorder.train_metrics = True
     learn.arch_name, learn.loss_name, learn.start_weights = arch_name(a), loss, start
+    amp = None
     if torch.cuda.is_available() and fp16:
         bf16 = fp16 == 'bf16' or (fp16 == 'auto' and torch.cuda.is_bf16_supported())
-        learn.to_channelslast(amp_mode=AMPMode.BF16 if bf16 else AMPMode.FP16)
+        amp = AMPMode.BF16 if bf16 else AMPMode.FP16
+    if channels_last: learn.to_channelslast(use_amp=amp is not None, amp_mode=amp or AMPMode.FP16)
+    elif amp is not None: learn.add_cb(MixedPrecision(amp))
     return learn
 
 # %% ../nbs/04_train.ipynb #b8fbdb8c
@@ -447,6 +451,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
           seed:int=42, # seed of the split, the weights and the shuffling
           resume:bool=False, # continue the run in `run_dir` from its last checkpoint
           fp16='auto', # mixed precision: 'auto' (GPU only), 'fp16', 'bf16', False
+          channels_last='auto', # channels-last tensors (see `create_learner`)
           valid_pct:float=0.1, # validation fraction for 'stratified'/'random'
           num_workers:int|None=None, # DataLoader workers (None: see `data.get_dls`)
           lr_find_iters:int=100, # iterations of `lr_find`
@@ -462,7 +467,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     cfg = dict(arch=arch_name(get_arch(arch)), sizes=[int(s) for s in sizes], epochs=epochs, schedule=schedule,
                cycles=cycles, cycle_len=cycle_len, cycle_mult=cycle_mult, lr=lr, lr_later=lr_later, freeze_epochs=freeze_epochs,
                lr_mult=lr_mult, loss=loss, bs=bs, pretrained=pretrained, weights=None if weights is None else str(weights),
-               seed=seed, fp16=fp16, valid=valid if isinstance(valid, (str, type(None))) else 'dataframe',
+               seed=seed, fp16=fp16, channels_last=channels_last, cache=kwargs.get('cache', False), valid=valid if isinstance(valid, (str, type(None))) else 'dataframe',
                valid_pct=valid_pct, n_images=len(df), stages=stages, **(config or {}))
     state = None
     if resume:
@@ -476,7 +481,8 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     if num_distrib() > 1: patch_distributed_cpu()
     dls_fn = partial(get_dls, df, src, vocab=vocab, bs=bs, valid=valid, valid_pct=valid_pct, seed=seed,
                      num_workers=num_workers, **kwargs)
-    learn = create_learner(dls_fn(size=stages[0]['size']), arch, loss, pretrained=pretrained, weights=weights, fp16=fp16, path=run_dir)
+    learn = create_learner(dls_fn(size=stages[0]['size']), arch, loss, pretrained=pretrained, weights=weights, fp16=fp16,
+                           channels_last=channels_last, path=run_dir)
     if quiet: learn.remove_cbs([ProgressCallback]); learn.logger = noop
     elif rank_distrib(): learn.logger = noop
     first = state['stage'] if state else 0
@@ -612,6 +618,8 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
                   seed:int=42, # random seed (split, weights, shuffling): same seed, same run on a CPU
                   resume:bool=False, # continue the run in --run-dir from its last checkpoint, with its saved options
                   fp16:str='auto', # mixed precision: auto (on a GPU only), fp16, bf16 or no
+                  no_channels_last:bool=False, # keep tensors channels-first (channels-last is faster on GPUs and CPUs)
+                  cache:bool=False, # decode each image once and keep them in memory (small sets on a CPU; see data.cache_dls)
                   split:str='valid', # validation set: valid (validation.json), stratified or random (split of train.json)
                   valid_pct:float=0.1, # validation fraction for --split stratified/random
                   sample:int=None, # use only this many training images (quick tries)
@@ -628,10 +636,11 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
         opts = dict(arch=arch, sizes=_ints(sizes), epochs=epochs, schedule=schedule, cycles=cycles, cycle_len=cycle_len,
                     cycle_mult=cycle_mult, lr=lr, lr_later=lr_later, freeze_epochs=freeze_epochs, lr_mult=lr_mult, loss=loss, bs=bs,
                     pretrained=not no_pretrained, weights=weights, seed=seed, fp16=fp[str(fp16).lower()],
+                    channels_last=not no_channels_last, cache=cache,
                     num_workers=num_workers, lr_find_iters=lr_find_iters, quiet=quiet)
         learn = train_dir(data_dir, images=images, run_dir=run_dir, split=split, valid_pct=valid_pct, sample=sample,
                           resume=resume, valid_images=valid_images, **opts)
-    except (PretrainedWeightsError, FileNotFoundError, ImatFormatError, ValueError) as e:
+    except (PretrainedWeightsError, FileNotFoundError, ImatFormatError, ValueError, MemoryError) as e:
         if os.environ.get('FASHION_DEBUG'): raise
         print(f"fashion-train: error: {e}", file=sys.stderr); sys.exit(1)
     rd = Path(learn.path)
