@@ -16,6 +16,7 @@ import torch
 from fastcore.basics import store_attr, ifnone
 from fastprogress.fastprogress import progress_bar
 from fastai.data.core import TfmdDL
+from fastai.torch_core import no_random
 from fastai.vision.all import (DataBlock, TransformBlock, MultiCategoryBlock, ColReader, ColSplitter, RandomSplitter,
                                PILImage, DisplayedTransform, IntToFloatTensor, Resize, ResizeMethod, aug_transforms,
                                Normalize, imagenet_stats)
@@ -223,8 +224,10 @@ def cache_dl(dl, # a `TfmdDL` whose per-item transforms are deterministic
     if need > _available_memory() / 2:
         raise MemoryError(f"caching {n:,} images of shape {tuple(x0.shape)} needs {need/2**30:.1f} GiB, more than half of the "
                           f"{_available_memory()/2**30:.1f} GiB available: use cache=False")
-    its = [dl.after_item(dl.dataset[i]) for i in (progress_bar(range(n), leave=False) if progress else range(n))]
-    res = dl.new(cls=CachedDL)
+    with no_random():  # leave the random state as it was, so that a seeded run trains the same with or without cache
+        its = [dl.after_item(dl.dataset[i]) for i in (progress_bar(range(n), leave=False) if progress else range(n))]
+        res = dl.new(cls=CachedDL)
+    res.rng.setstate(dl.rng.getstate())  # and shuffles the same
     if its: res.cache = tuple(torch.stack(o) for o in zip(*its))
     return res
 

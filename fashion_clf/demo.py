@@ -31,10 +31,10 @@ __all__ = ['DEMO_SIZES', 'Stages', 'run_demo', 'format_demo_summary', 'fashion_d
 DEMO_SIZES = {
     'tiny':   dict(n_train=96,   n_valid=32,   n_test=32,   img=96,  arch='xresnet_tiny', sizes=(32, 48),  epochs=1,
                    cycles=1, cycle_len=1, cycle_mult=1, lr=1e-2, lr_later=2e-3, bs=32),
-    'small':  dict(n_train=3000, n_valid=500,  n_test=500,  img=160, arch='xresnet_tiny', sizes=(64, 96),  epochs=20,
-                   cycles=1, cycle_len=2, cycle_mult=1, lr=1e-2, lr_later=1e-3, bs=64),
-    'medium': dict(n_train=6000, n_valid=1000, n_test=1000, img=224, arch='xresnet_tiny', sizes=(64, 128), epochs=16,
-                   cycles=3, cycle_len=1, cycle_mult=2, lr=1e-2, lr_later=2e-3, bs=64),
+    'small':  dict(n_train=3000, n_valid=500,  n_test=500,  img=160, arch='xresnet_small', sizes=(64, 96), epochs=8,
+                   cycles=1, cycle_len=20, cycle_mult=1, lr=1e-2, lr_later=5e-3, bs=64),
+    'medium': dict(n_train=6000, n_valid=1000, n_test=1000, img=224, arch='xresnet_small', sizes=(64, 128), epochs=16,
+                   cycles=2, cycle_len=8, cycle_mult=1, lr=1e-2, lr_later=3e-3, bs=64),
 }
 
 # %% ../nbs/09_demo.ipynb #669fd174
@@ -104,13 +104,14 @@ def run_demo(out='fashion_demo', # folder for everything the demo writes
         df = pd.concat([trn.assign(is_valid=False), val.assign(is_valid=True)], ignore_index=True)
         train(df, None, run_dir, valid='is_valid', vocab=vocab, arch=cfg['arch'], sizes=cfg['sizes'], epochs=cfg['epochs'],
               schedule='one_cycle+sgdr', cycles=cfg['cycles'], cycle_len=cfg['cycle_len'], cycle_mult=cfg['cycle_mult'],
-              lr=cfg['lr'], lr_later=cfg['lr_later'], pretrained=False, bs=cfg['bs'], seed=seed, quiet=quiet)
+              lr=cfg['lr'], lr_later=cfg['lr_later'], pretrained=False, bs=cfg['bs'], seed=seed, quiet=quiet,
+              cache=True)  # a few thousand small images: decode them once, keep them in memory
     with st('tune thresholds on validation, cross-validated, and write the evaluation report (fashion-evaluate)'):
-        th = evaluate_run(run_dir, splits['validation'], images=imgs/'validation', top1=True, bs=cfg['bs'],
+        th = evaluate_run(run_dir, splits['validation'], images=imgs/'validation', top1=True, bs=cfg['bs'], tta=True,
                           names=synth/'label_map.csv', progress=not quiet)
         yv, pv = _probs_of(run_dir/'report'/'valid_probs.npz', val, vocab)
     with st('predict the test split and write submission.csv (fashion-predict)'):
-        P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=cfg['bs'], progress=not quiet)
+        P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=cfg['bs'], tta=True, progress=not quiet)
         os.replace(out/'predict'/'submission.csv', out/'submission.csv')
     with st('validate the submission against test.json (fashion-check-submission)'):
         problems, line = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab)

@@ -35,21 +35,6 @@ __all__ = ['PredictError', 'load_run', 'SafeOpen', 'OpenedOK', 'Predictor', 'fin
 class PredictError(ValueError):
     "Bad input for prediction: a message for the user, not a bug"
 
-def _load_model_fallback(run_dir:Path)->tuple:
-    "`train.load_model` for runs loaded without `fashion_clf.train` (same format)"
-    import fastai.vision.models as fvm, torchvision.models as tvm
-    import torch
-    from fastai.vision.all import create_vision_model
-    meta = json.loads((run_dir/'model.json').read_text())
-    arch = getattr(fvm, meta['arch'], None) or getattr(tvm, meta['arch'], None)
-    if arch is None: raise PredictError(f"{run_dir/'model.json'}: unknown architecture {meta['arch']!r}")
-    model = create_vision_model(arch, meta['n_out'], pretrained=False)
-    if meta.get('head_bias'):  # the output layer was given a bias (`train.init_prior_bias`)
-        lin = model[-1][-1]
-        model[-1][-1] = torch.nn.Linear(lin.in_features, lin.out_features, bias=True)
-    model.load_state_dict(torch.load(run_dir/'model.pth', map_location='cpu', weights_only=True))
-    return model.eval(), meta
-
 def _export_meta(learn)->dict:
     "`model.json`-like metadata of an exported learner"
     rs = [t for t in learn.dls.after_item if isinstance(t, _fa().Resize)]
@@ -74,8 +59,7 @@ def load_run(run_dir, # a training run folder
         hint = (" It has export.pkl, a pickled fastai learner: unpickling runs code from the file, so load it only if you"
                 " trust where it came from, with --unsafe-pickle (unsafe_pickle=True).") if (run_dir/'export.pkl').exists() else ''
         raise PredictError(f"{run_dir}: no weights-only model (model.pth + model.json).{hint}")
-    try: from fashion_clf.train import load_model
-    except ImportError: load_model = _load_model_fallback
+    from fashion_clf.train import load_model
     try: model, meta = load_model(run_dir)
     except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as e:  # objects other than tensors, or a broken file
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]

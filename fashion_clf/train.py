@@ -6,7 +6,7 @@ Docs: https://fashion-clf.github.io/fashion_clf/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #60b7c23c
 from __future__ import annotations
-import contextlib, json, os, sys, time, warnings
+import contextlib, ctypes, ctypes.util, json, os, sys, time, warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -26,18 +26,18 @@ from .core import IMAT_LABELS, load_imat, label_vocab
 from .data import get_dls, image_paths
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'get_arch', 'xresnet_tiny', 'arch_name', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss',
-           'micro_metrics', 'PretrainedWeightsError', 'add_head_bias', 'build_model', 'label_prior', 'init_prior_bias',
-           'create_learner', 'save_model', 'load_model', 'sgdr_epochs', 'fit_sgdr', 'plan_stages', 'BestModel',
-           'RunLogger', 'read_history', 'plot_history', 'patch_distributed_cpu', 'train', 'default_images', 'train_dir',
-           'fashion_train']
+__all__ = ['SCHEDULES', 'get_arch', 'xresnet_tiny', 'xresnet_small', 'arch_name', 'AsymmetricLoss', 'AsymmetricLossFlat',
+           'get_loss', 'micro_metrics', 'PretrainedWeightsError', 'add_head_bias', 'build_model', 'label_prior',
+           'init_prior_bias', 'create_learner', 'save_model', 'load_model', 'sgdr_epochs', 'fit_sgdr',
+           'keep_freed_memory', 'plan_stages', 'BestModel', 'RunLogger', 'read_history', 'plot_history',
+           'patch_distributed_cpu', 'train', 'default_images', 'train_dir', 'fashion_train']
 
 # %% ../nbs/04_train.ipynb #61454b63
 def get_arch(name:str|callable):
     "The architecture called `name`: a fastai/torchvision constructor, or a timm name (a string) when timm has it"
     if not isinstance(name, str): return name
     import fastai.vision.models as fvm, fastai.vision.models.xresnet as fxr, torchvision.models as tvm
-    if name == 'xresnet_tiny': return xresnet_tiny
+    if name in ('xresnet_tiny', 'xresnet_small'): return globals()[name]
     for mod in (fvm, fxr, tvm):
         f = getattr(mod, name, None)
         if callable(f) and not isinstance(f, type): return f
@@ -50,10 +50,17 @@ def get_arch(name:str|callable):
 
 def xresnet_tiny(pretrained:bool=False, # there are no pretrained weights for it
                  **kwargs):
-    "A 0.6M-parameter `XResNet` (one block per stage, a quarter of the width of xresnet18) for quick CPU runs"
+    "A 0.36M-parameter `XResNet` (one block per stage, a quarter of the width of xresnet18) for quick CPU runs"
     if pretrained: raise ValueError("xresnet_tiny has no pretrained weights: use pretrained=False (--no-pretrained)")
     from fastai.vision.models.xresnet import XResNet
     return XResNet(ResBlock, 1, [1, 1, 1, 1], widen=0.25, stem_szs=(16, 16, 64), **kwargs)
+
+def xresnet_small(pretrained:bool=False, # there are no pretrained weights for it
+                  **kwargs):
+    "A 1.3M-parameter `XResNet` (one block per stage, half the width of xresnet18) for CPU runs from scratch"
+    if pretrained: raise ValueError("xresnet_small has no pretrained weights: use pretrained=False (--no-pretrained)")
+    from fastai.vision.models.xresnet import XResNet
+    return XResNet(ResBlock, 1, [1, 1, 1, 1], widen=0.5, stem_szs=(16, 16, 64), **kwargs)
 
 def arch_name(arch)->str:
     "The name to record for `arch`"
@@ -290,6 +297,14 @@ def fit_sgdr(learn:Learner, n_cycles:int, cycle_len:int=1, lr_max=None, cycle_mu
     scheds = {'lr': combine_scheds(pcts, [SchedCos(lr_max, 0) for _ in range(n_cycles)])}
     learn.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
+# %% ../nbs/04_train.ipynb #c9830266
+def keep_freed_memory()->bool:
+    "Make glibc's malloc keep freed memory (no `mmap`, no trimming), so CPU training steps don't fault their activations in again; False where not glibc"
+    try: mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
+    except (OSError, AttributeError): return False
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+    return bool(mallopt(M_TRIM_THRESHOLD, 2**30)) and bool(mallopt(M_MMAP_MAX, 0))
+
 # %% ../nbs/04_train.ipynb #3792390b
 SCHEDULES = ('one_cycle', 'sgdr', 'one_cycle+sgdr')  # the values of `schedule`
 
@@ -452,6 +467,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
           resume:bool=False, # continue the run in `run_dir` from its last checkpoint
           fp16='auto', # mixed precision: 'auto' (GPU only), 'fp16', 'bf16', False
           channels_last='auto', # channels-last tensors (see `create_learner`)
+          keep_memory:bool=True, # without a GPU: `keep_freed_memory` (faster steps; freed memory stays with the process)
           valid_pct:float=0.1, # validation fraction for 'stratified'/'random'
           num_workers:int|None=None, # DataLoader workers (None: see `data.get_dls`)
           lr_find_iters:int=100, # iterations of `lr_find`
@@ -477,6 +493,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
         if lr is None: lr = state['lr']
     elif _is_main():
         for f in ('history.csv', 'state.json'): (run_dir/f).unlink(missing_ok=True)
+    if keep_memory and not torch.cuda.is_available(): keep_freed_memory()
     set_seed(seed, reproducible=True)
     if num_distrib() > 1: patch_distributed_cpu()
     dls_fn = partial(get_dls, df, src, vocab=vocab, bs=bs, valid=valid, valid_pct=valid_pct, seed=seed,

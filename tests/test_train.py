@@ -146,10 +146,30 @@ def test_asl_get_preds_are_probabilities(toy):
     assert type(create_learner(dls, 'xresnet_tiny', loss='asl', pretrained=False).loss_func).__name__ == 'AsymmetricLossFlat'
 
 def test_no_mixed_precision_on_cpu(toy):
+    "On a CPU: float32 (no `MixedPrecision`), channels-last unless turned off"
     d, trn, val = toy
     dls = get_dls(trn, d, valid=val, vocab=TOY_LABELS, size=16, bs=BS, device='cpu', num_workers=0)
+    names = lambda l: {type(c).__name__ for c in l.cbs}
     learn = create_learner(dls, 'xresnet_tiny', pretrained=False, fp16='auto')
-    assert not any(type(c).__name__ in ('MixedPrecision', 'ChannelsLast') for c in learn.cbs)
+    assert 'MixedPrecision' not in names(learn) and 'ChannelsLast' in names(learn)
+    assert not {'MixedPrecision', 'ChannelsLast'} & names(create_learner(dls, 'xresnet_tiny', pretrained=False, channels_last=False))
+
+def test_cache_and_channels_last_train_the_same(toy, tmp_path):
+    "Items served from memory change the speed, not the training: same losses and metrics; channels-last only rounds differently"
+    d, trn, val = toy
+    kw = dict(vocab=TOY_LABELS, arch='xresnet_tiny', sizes=(16, 24), epochs=1, schedule='one_cycle+sgdr', cycles=1,
+              lr=1e-2, pretrained=False, bs=BS, quiet=True, seed=3, num_workers=0)
+    runs = {}
+    for name, extra in {'plain': dict(channels_last=False), 'cache': dict(cache=True, channels_last=False),
+                        'cl': dict(channels_last=True)}.items():
+        train(trn, d, tmp_path/name, valid=val, **kw, **extra)
+        runs[name] = read_history(tmp_path/name)
+    cols = ['train_loss', 'valid_loss', 'valid_f1_micro']
+    assert len(runs['plain']) == 2
+    np.testing.assert_allclose(runs['cache'][cols].values, runs['plain'][cols].values, rtol=1e-4, atol=1e-5)
+    # channels-last convolutions round differently: the first epoch agrees closely, later ones drift apart a little
+    np.testing.assert_allclose(runs['cl'][cols].values[0], runs['plain'][cols].values[0], rtol=1e-4, atol=1e-5)
+    assert json.loads((tmp_path/'cache/config.json').read_text())['cache'] is True
 
 # --- resume
 
@@ -270,9 +290,10 @@ def test_cli_end_to_end_and_offline_error(kaggle_dir, tmp_path):
     args = [str(BIN/'fashion-train'), str(data), '--images', str(data/'fetched/train'), '--valid-images',
             str(data/'fetched/validation'), '--run-dir', str(tmp_path/'run'), '--arch', 'xresnet_tiny', '--sizes', '16,24',
             '--epochs', '1', '--schedule', 'one_cycle+sgdr', '--cycles', '2', '--cycle-mult', '1', '--no-pretrained',
-            '--lr', '0.01', '--bs', str(BS), '--quiet']
+            '--lr', '0.01', '--bs', str(BS), '--cache', '--quiet']
     r = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path/'run/config.json').read_text())['cache'] is True
     assert 'best valid micro-F1:' in r.stdout
     h = read_history(tmp_path/'run')
     assert h.groupby('size').size().to_dict() == {16: 1, 24: 2}
