@@ -219,13 +219,16 @@ def cache_dl(dl, # a `TfmdDL` whose per-item transforms are deterministic
              progress:bool=False, # show a progress bar while decoding
             ):
     "A copy of `dl` that serves its items from memory: each is opened, resized and encoded once, here"
-    n, x0 = len(dl.dataset), dl.after_item(dl.dataset[0])[0] if len(dl.dataset) else None
-    need = n * (x0.numel() * x0.element_size() if x0 is not None else 0)
-    if need > _available_memory() / 2:
-        raise MemoryError(f"caching {n:,} images of shape {tuple(x0.shape)} needs {need/2**30:.1f} GiB, more than half of the "
-                          f"{_available_memory()/2**30:.1f} GiB available: use cache=False")
+    n, its = len(dl.dataset), []
     with no_random():  # leave the random state as it was, so that a seeded run trains the same with or without cache
-        its = [dl.after_item(dl.dataset[i]) for i in (progress_bar(range(n), leave=False) if progress else range(n))]
+        for i in (progress_bar(range(n), leave=False) if progress else range(n)):
+            its.append(dl.after_item(dl.dataset[i]))
+            if i == 0:  # the first image tells how much memory all of them need
+                x0, avail = its[0][0], _available_memory()
+                need = n * x0.numel() * x0.element_size()
+                if need > avail / 2:
+                    raise MemoryError(f"caching {n:,} images of shape {tuple(x0.shape)} needs {need/2**30:.1f} GiB, more than half "
+                                      f"of the {avail/2**30:.1f} GiB available: use cache=False")
         res = dl.new(cls=CachedDL)
     res.rng.setstate(dl.rng.getstate())  # and shuffles the same
     if its: res.cache = tuple(torch.stack(o) for o in zip(*its))
