@@ -8,10 +8,10 @@ Docs: https://fashion-clf.github.io/fashion_clf/train.html.md"""
 __all__ = ['SCHEDULES', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss', 'micro_metrics', 'create_learner', 'sgdr_epochs',
            'fit_sgdr', 'plan_stages', 'TrainConfig', 'keep_freed_memory', 'BestModel', 'read_history', 'RunLogger',
            'plot_history', 'EpochLine', 'distributed_cpu', 'distrib', 'train', 'default_images', 'train_dir',
-           'fashion_train']
+           'env_defaults', 'fashion_train']
 
 # %% ../nbs/05_train.ipynb #1f65f464
-import ctypes, ctypes.util, json, sys, time, warnings
+import ctypes, ctypes.util, json, os, sys, time, warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, fields, replace
 from datetime import datetime
@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 import matplotlib.pyplot as plt
-from fastcore.basics import store_attr, ifnone, noop, patch
+from fastcore.basics import store_attr, ifnone, noop, patch, str2bool
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from fastcore.script import call_parse
@@ -547,6 +547,19 @@ def train_dir(data_dir, # folder with train.json (and validation.json)
 
 train_dir.__delwrap__ = TrainConfig
 
+# %% ../nbs/05_train.ipynb #0c9290e3
+def env_defaults(kwargs:dict, # `fashion-train`'s options as parsed from the command line
+                 var:str='FASHION_TRAIN_DEFAULTS', # the environment variable: 'epochs=1 bs=16'
+                )->dict:
+    "`kwargs` with the `TrainConfig` options still at their default replaced by those given in `$var`"
+    fs, out = {f.name: f for f in fields(TrainConfig)}, dict(kwargs)
+    for item in os.environ.get(var, '').split():
+        k, _, v = item.partition('=')
+        if k not in fs: raise ValueError(f"${var}: {k!r} is not an option of fashion-train")
+        t = fs[k].type
+        if out.get(k, fs[k].default) == fs[k].default: out[k] = str2bool(v) if t is bool else t(v)
+    return out
+
 # %% ../nbs/05_train.ipynb #e70a3c59
 @call_parse
 @cli_errors
@@ -556,7 +569,7 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
                   **kwargs):
     "Train a multi-label fashion classifier on DATA_DIR and write its run folder (config, history, curves, checkpoints, export, weights)"
     plt.switch_backend('Agg')
-    learn = train_dir(data_dir, keep_memory=keep_memory, **kwargs)
+    learn = train_dir(data_dir, keep_memory=keep_memory, **env_defaults(kwargs))
     if num_distrib() > 1: print(f"rank {rank_distrib()}/{num_distrib()}: final {dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])))}")
     if not _is_main(): return
     rd = Path(learn.path); meta = json.loads((rd/'model.json').read_text())
