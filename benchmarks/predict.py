@@ -13,10 +13,15 @@ Bar (issue 7): batch >= 10x the per-image images/s. Prints a table and the ratio
 import argparse, os, statistics, tempfile, time, warnings
 from pathlib import Path
 
+warnings.filterwarnings('ignore')  # a benchmark's output is its table
 import numpy as np
 import torch
+from fastai.vision.all import vision_learner, BCEWithLogitsLossFlat
 
-warnings.filterwarnings('ignore')
+from fashion_clf.core import IMAT_LABELS
+from fashion_clf.data import toy_dataset, get_dls
+from fashion_clf.model import get_arch, save_model
+from fashion_clf.predict import Predictor
 
 
 def main():
@@ -31,19 +36,12 @@ def main():
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
 
-    from fastai.vision.all import vision_learner, BCEWithLogitsLossFlat
-    from fashion_clf.core import IMAT_LABELS
-    from fashion_clf.data import toy_dataset, get_dls
-    from fashion_clf.train import get_arch, save_model
-    from fashion_clf.predict import Predictor
-
     tmp = Path(tempfile.mkdtemp())
     df = toy_dataset(tmp, n=a.n, size=a.img, seed=0)
     df['path'] = [str(tmp/'images'/f'{i}.jpg') for i in df.image_id]
     dls = get_dls(df, None, vocab=IMAT_LABELS, size=a.size, bs=a.bs, valid='random', valid_pct=0.25, device='cpu', num_workers=0)
     learn = vision_learner(dls, get_arch(a.arch), pretrained=False, loss_func=BCEWithLogitsLossFlat())
-    learn.arch_name = a.arch
-    save_model(learn, tmp/'run', size=a.size)
+    save_model(learn.model, tmp/'run', a.arch, IMAT_LABELS, a.size)
     pred = Predictor.from_run(tmp/'run', bs=a.bs, device='cpu')
     learn.model.eval()
     rows = [df.iloc[i] for i in range(len(df))]

@@ -114,8 +114,8 @@ def run_demo(out='fashion_demo', # folder for everything the demo writes
         P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=cfg['bs'], tta=True, progress=not quiet)
         os.replace(out/'predict'/'submission.csv', out/'submission.csv')
     with st('validate the submission against test.json (fashion-check-submission)'):
-        problems, line = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab)
-        if problems: raise RuntimeError(f"the demo's submission is invalid: {problems}")
+        chk = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab, strict=True); line = chk.summary
+        if not chk.ok: raise RuntimeError(f"the demo's submission is invalid: {chk.errors}")
         if not quiet: print('  ' + line)
     yt, pt = _probs_of(out/'predict'/'probs.npz', load_imat(synth/'test_labels.json', warn=False), vocab)
     summ = {'size': size, 'seed': seed, 'images_fetched': int(sum(fetched.values())), 'images_by_split': fetched,
