@@ -130,8 +130,6 @@ def test_cli_tta_mismatch_warns_both_ways(data, tmp_path):
     assert 'but predicting with no TTA' in r.stderr and 'without --tta' in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="lead: predict._export_meta looks for fastai's Resize, which data's new pipeline "
-                   "no longer has, so an export.pkl predicts at 224 px (switch load_run to data.Preprocess)")
 def test_export_pkl_only_with_unsafe_pickle(data, tmp_path):
     run = tmp_path/'old'; run.mkdir()
     for f in ('export.pkl', 'thresholds.json'): shutil.copy(data['run']/f, run)
