@@ -28,7 +28,7 @@ __all__ = ['IMAT_LABELS', 'IMAT_SPLITS', 'MANIFEST_COLUMNS', 'MANIFEST_STATUSES'
            'label_vocab', 'encode_sparse', 'encode_labels', 'decode_labels', 'read_label_names', 'label_names',
            'write_fastai_csv', 'read_fastai_csv', 'imat_files', 'manifest_file', 'ManifestWriter', 'read_manifest',
            'open_image', 'to_rgb', 'load_image', 'scan_images', 'check_image_files', 'num_workers', 'ints', 'floats',
-           'warning_lines', 'cli_errors']
+           'is_terminal', 'warning_lines', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #626492b8
 class FashionError(Exception):
@@ -562,6 +562,11 @@ def ints(s)->tuple:
 def floats(s)->tuple:
     "Comma-separated numbers ('0.5,0.5,0.5') or a sequence of them, as a tuple of floats"
     return _nums(s, float, 'numbers')
+
+# %% ../nbs/00_core.ipynb #6c4fe6cb
+def is_terminal()->bool:
+    "Whether standard output is a terminal or a notebook, where progress bars redraw in place"
+    return sys.stdout.isatty() or type(sys.stdout).__module__.startswith('ipykernel')
 
 # %% ../nbs/00_core.ipynb #379ea416
 @contextmanager

@@ -20,7 +20,7 @@ from fastcore.script import call_parse, store_true
 import torch
 
 from .core import (IMAT_LABELS, IMG_EXTS, FashionError, atomic_write, cli_errors, load_imat, read_manifest,
-                              scan_images, user_path)
+                              scan_images, user_path, is_terminal)
 from .core import num_workers as default_workers
 from .data import Preprocess, PreprocessOpen, test_dl
 from .metrics import load_thresholds, threshold_vector, predict_labels
@@ -108,14 +108,14 @@ def probs(self:Predictor,
           paths:list, # image files
           tta:bool=False, # test-time augmentation
           n_tta:int|None=None, # augmented passes with `tta` (default: the spec's `tta_n`)
-          progress:bool=False, # show a progress bar
+          progress:bool=False, # show a progress bar (in a terminal or a notebook)
          )->tuple:
     "Probabilities (n, L) float32 (NaN rows for unreadable files) and the readable flags (n,)"
     paths = list(paths)
     if not paths: return np.zeros((0, len(self.vocab)), np.float32), np.zeros(0, bool)
     dl = self.dl(paths)
     self.learn.dls = DataLoaders(dl, dl, device=self.device)
-    with (nullcontext() if progress else self.learn.removed_cbs(ProgressCallback)), torch.inference_mode():
+    with (nullcontext() if progress and is_terminal() else self.learn.removed_cbs(ProgressCallback)), torch.inference_mode():
         p, ok = self.learn.tta(dl=dl, n=ifnone(n_tta, self.pre.tta_n), beta=self.pre.tta_beta) if tta else self.learn.get_preds(dl=dl)
     p, ok = p.float().cpu().numpy(), ok.cpu().numpy().astype(bool)
     p[~ok] = np.nan

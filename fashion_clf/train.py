@@ -36,7 +36,7 @@ with warnings.catch_warnings():  # (see `data`: fastai's first import warns abou
                                    set_seed, rank_distrib, num_distrib, LongTensor)
     from fastai.distributed import DistributedDL, DistributedTrainer
 
-from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors
+from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors, is_terminal
 from .data import Preprocess, BadImageLog, image_items, get_dls
 from .model import (get_arch, arch_name, build_model, label_prior, init_prior_bias, pretrained_model, load_weights,
                                save_model, seed_weights_cache)
@@ -375,13 +375,9 @@ def _find_lr(learn, stage:dict, cfg:TrainConfig, run_dir:Path)->float:
     if not cfg.quiet and _is_main(): print(f"lr_find: valley suggestion {lr:.2e}", flush=True)
     return lr
 
-def _to_terminal()->bool:
-    "Whether standard output is a terminal or a notebook (where progress bars redraw in place)"
-    return sys.stdout.isatty() or type(sys.stdout).__module__.startswith('ipykernel')
-
 def _quiet_or_plain(learn, cfg:TrainConfig)->bool:
     "Remove the progress bars when quiet or when output is not a terminal; whether to print a line per epoch"
-    plain = not _to_terminal()
+    plain = not is_terminal()
     if cfg.quiet or plain or not _is_main(): learn.remove_cbs([ProgressCallback]); learn.logger = noop
     return plain and not cfg.quiet
 
