@@ -1,6 +1,7 @@
 """Tests of fashion_clf.fetch against the local server's faults: every fault kind ends as the right manifest row
-(never a crash, never a stray or partial file), resume requests nothing twice, a SIGKILLed run restarted ends with
-the same store as an uninterrupted one, ids cannot write outside OUT, only http(s) is fetched."""
+(never a crash, never a stray or partial file), resume requests nothing twice, a SIGKILLed (or interrupted) run
+restarted ends with the same store as an uninterrupted one, ids cannot write outside OUT, only http(s) is fetched,
+and the command line (relative paths, its errors, its options)."""
 import asyncio, io, json, os, signal, subprocess, sys, time
 from pathlib import Path
 
@@ -10,12 +11,13 @@ import psutil
 import pytest
 from PIL import Image
 
-from fashion_clf.fetch import fetch_images, read_manifest, image_path, COLUMNS
+from fashion_clf.core import MANIFEST_COLUMNS, read_manifest
+from fashion_clf.fetch import fetch_images
 from fashion_clf.server import serve_images, ImageServer
 
 BIN = Path(sys.executable).parent
 FAST = dict(progress=False, verbose=False, backoff=0.01, max_backoff=0.05, retries=2, read_timeout=0.5,
-            timeout=3, connect_timeout=1, max_bytes=2**20, workers=2, concurrency=16)
+            timeout=3, connect_timeout=1, max_mb=1, workers=2, concurrency=16)
 
 
 def jpeg(seed, w=160, h=120, mode='RGB', fmt='JPEG'):
@@ -62,9 +64,22 @@ FAULTS = [
 ]
 
 
+class RecordingServer(ImageServer):
+    "An `ImageServer` that records when each request arrived and the most requests it was handling at once"
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw); self.now = self.peak = 0; self.times = {}
+    async def handle(self, request):
+        self.now += 1; self.peak = max(self.peak, self.now)
+        self.times.setdefault(request.path, []).append(time.monotonic())
+        try: return await super().handle(request)
+        finally: self.now -= 1
+
+
 def test_every_fault_kind(web, tmp_path):
     out = tmp_path / 'out'
-    with serve_images(web) as url:
+    srv = RecordingServer(web).start()
+    try:
+        url = srv.url
         ids = [f'f{i}' for i in range(len(FAULTS))]
         urls = [f'{url}/fault/{spec}/{i}.jpg' for i, (spec, *_) in enumerate(FAULTS)]
         extra = {'ftp': 'ftp://127.0.0.1/1.jpg', 'file': 'file:///etc/passwd', 'nohost': 'http:///x.jpg',
@@ -72,7 +87,8 @@ def test_every_fault_kind(web, tmp_path):
                  'grey': f'{url}/grey.jpg', 'alpha': f'{url}/alpha.png', 'big': f'{url}/big.jpg', 'gone': f'{url}/nope.jpg'}
         df = pd.DataFrame({'image_id': ids + list(extra), 'url': urls + list(extra.values())})
         m = fetch_images(df, out, max_size=256, **FAST)
-    assert list(m.columns) == COLUMNS and len(m) == len(df)
+    finally: srv.stop()
+    assert list(m.columns) == MANIFEST_COLUMNS and len(m) == len(df)
     r = m.set_index('image_id')
     for i, (spec, status, err, attempts) in enumerate(FAULTS):
         row = r.loc[f'f{i}']
@@ -86,8 +102,8 @@ def test_every_fault_kind(web, tmp_path):
         assert Image.open(out / r.path[k]).mode == 'RGB'
     assert (r.width['big'], r.height['big'], r.orig_width['big'], r.orig_height['big']) == (256, 205, 1000, 800)
     f = {spec: f'f{i}' for i, (spec, *_) in enumerate(FAULTS)}
-    assert r.seconds[f['429:0.6']] >= 1.2  # both waits honoured Retry-After (backoff alone is <= 0.05 s)
-    assert r.seconds[f['500']] < 1.0  # ... while other retries wait only the backoff
+    t = srv.times[f"/fault/429:0.6/{f['429:0.6'][1:]}.jpg"]
+    assert len(t) == 3 and min(np.diff(t)) >= 0.6, np.diff(t)  # each retry waited the Retry-After (the backoff is <= 0.05 s)
     assert r.bytes[f['big:3']] > 2**20 and r.bytes[f['biglen:3']] == 0  # big streamed until the cap; biglen refused by its header
     check_store(out, m)
     s = json.loads((out / 'summary.json').read_text())
@@ -110,7 +126,7 @@ def test_resume_requests_nothing_twice(web, tmp_path):
         url.server.reset()
         m3 = fetch_images(recs(url), out, **FAST, retry_failed=True)  # only the permanent failure
         assert dict(url.requests) == {'/fault/404/2.jpg': 1}
-        url.server.reset()
+    with serve_images(web) as url:  # a new server, so new URLs: stored images are known by their id
         fetch_images(recs(url), out, **FAST)
         assert sum(url.requests.values()) == 0
     assert (m3.status == 'ok').sum() == 41
@@ -126,28 +142,20 @@ def test_duplicates_shards_limit(web, tmp_path):
         ids = pd.concat(parts).image_id
         assert sorted(ids, key=int) == [str(i) for i in range(30)] and ids.is_unique
         assert len(read_manifest(tmp_path / 'sh')) == 30
+        assert sorted(p.name for p in (tmp_path / 'sh').glob('summary*')) == [f'summary-{k}-of-3.json' for k in range(3)]
         assert fetch_images(df, tmp_path / 'lim', limit=7, **FAST).image_id.tolist() == [str(i) for i in range(7)]
     with pytest.raises(ValueError, match='shard'): fetch_images(df, tmp_path / 'x', shard='3/3', **FAST)
 
 
-class CountingServer(ImageServer):
-    "An `ImageServer` that records the most requests it was handling at once"
-    def __init__(self, *a, **kw): super().__init__(*a, **kw); self.now = self.peak = 0
-    async def handle(self, request):
-        self.now += 1; self.peak = max(self.peak, self.now)
-        try: return await super().handle(request)
-        finally: self.now -= 1
-
-
 def test_in_flight_is_bounded(web, tmp_path):
-    srv = CountingServer(web, latency=0.05).start()
+    srv = RecordingServer(web, latency=0.05).start()
     try:
         df = pd.DataFrame({'image_id': [str(i) for i in range(60)], 'url': [f'{srv.url}/{i}.jpg' for i in range(60)]})
         m = fetch_images(df, tmp_path / 'o', **{**FAST, 'concurrency': 4})
     finally: srv.stop()
     assert (m.status == 'ok').all() and sum(srv.requests.values()) == 60
     assert 2 <= srv.peak <= 4, srv.peak  # parallel, but never more than `concurrency` requests at once
-    srv = CountingServer(web, latency=0.05).start()
+    srv = RecordingServer(web, latency=0.05).start()
     try:
         df = pd.DataFrame({'image_id': [str(i) for i in range(30)], 'url': [f'{srv.url}/{i}.jpg' for i in range(30)]})
         m = fetch_images(df, tmp_path / 'o2', **{**FAST, 'concurrency': 8, 'per_host': 2})
@@ -178,21 +186,46 @@ def test_max_size_0_keeps_bytes_and_runs_in_a_loop(web, tmp_path):
 
 
 def test_json_input_and_cli(web, tmp_path):
+    ff = str(BIN / 'fashion-fetch')
     with serve_images(web) as url:
-        j = tmp_path / 'train.json'
-        j.write_text(json.dumps({'images': [{'imageId': str(i), 'url': f'{url}/{i}.jpg'} for i in range(12)],
-                                 'annotations': [{'imageId': str(i), 'labelId': ['1', '2']} for i in range(12)]}))
-        p = subprocess.run([str(BIN / 'fashion-fetch'), str(j), str(tmp_path / 'o'), '--max-size', '64', '--quality', '80',
-                            '--limit', '10'], capture_output=True, text=True, timeout=120)
+        (tmp_path / 'train.json').write_text(json.dumps({'images': [{'imageId': str(i), 'url': f'{url}/{i}.jpg'} for i in range(12)],
+                                                         'annotations': [{'imageId': str(i), 'labelId': ['1', '2']} for i in range(12)]}))
+        p = subprocess.run([ff, 'train.json', 'o', '--max-size', '64', '--quality', '80', '--limit', '10'],  # paths as typed
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert p.returncode == 0, p.stderr
         assert 'fetched 10 of 10' in p.stdout
         m = read_manifest(tmp_path / 'o')
         assert len(m) == 10 and (m.status == 'ok').all() and m.width.max() == 64
-    h = subprocess.run([str(BIN / 'fashion-fetch'), '--help'], capture_output=True, text=True)
-    for flag in ('--max-size', '--concurrency', '--retries', '--shard', '--limit', '--retry-failed', '--quality', '--workers'):
+    h = subprocess.run([ff, '--help'], capture_output=True, text=True)
+    for flag in ('--max-size', '--concurrency', '--per-host', '--retries', '--shard', '--limit', '--retry-failed', '--quality',
+                 '--workers', '--timeout', '--connect-timeout', '--read-timeout', '--max-mb', '--max-pixels', '--max-redirects',
+                 '--backoff', '--max-backoff', '--max-retry-after', '--resample', '--no-progress', '--no-verbose'):
         assert flag in h.stdout, flag
-    bad = subprocess.run([str(BIN / 'fashion-fetch'), str(tmp_path / 'missing.json'), str(tmp_path / 'o2')], capture_output=True, text=True)
-    assert bad.returncode != 0 and 'missing.json' in bad.stderr + bad.stdout
+    assert 'largest response body accepted, in MiB' in h.stdout  # FetchConfig's comments are the help
+    for args, msg in (([str(tmp_path / 'missing.json'), 'o2'], 'missing.json: no such file'),
+                      (['train.json', 'o2', '--shard', '3/3'], "shard '3/3': need 0 <= K < N")):
+        bad = subprocess.run([ff, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert bad.returncode == 1 and bad.stderr.startswith('fashion-fetch: error: ') and msg in bad.stderr, bad.stderr
+        assert 'Traceback' not in bad.stderr
+
+
+UNGUARDED = """
+import os, pandas as pd
+from fashion_clf.fetch import fetch_images
+url = os.environ['FETCH_TEST_URL']
+fetch_images(pd.DataFrame({'image_id': ['1', '2'], 'url': [f'{url}/1.jpg', 'ftp://x/2.jpg']}), 'out', progress=False)
+"""
+
+
+def test_script_without_main_guard_stops_at_once(web, tmp_path):
+    "Decoding processes import the calling script: without the `__main__` guard it must stop with advice, writing nothing"
+    (tmp_path / 'unguarded.py').write_text(UNGUARDED)
+    with serve_images(web) as url:
+        p = subprocess.run([sys.executable, 'unguarded.py'], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, 'FETCH_TEST_URL': url})
+        assert sum(url.requests.values()) == 0
+    assert p.returncode == 1 and "must call fetch_images under `if __name__ == '__main__':`" in p.stderr, p.stderr[-2000:]
+    assert not (tmp_path / 'out' / 'manifest.csv').exists()  # not even the bad URL's row
 
 
 def _store(out):
@@ -202,7 +235,7 @@ def _store(out):
     return m[['image_id', 'url', 'status', 'path', 'error', 'width', 'height', 'orig_width', 'orig_height']], files
 
 
-@pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize('sig', [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_kill_and_restart_matches_uninterrupted(web, tmp_path, sig):
     n = 300
     with serve_images(web, latency=0.02) as url:
@@ -213,7 +246,8 @@ def test_kill_and_restart_matches_uninterrupted(web, tmp_path, sig):
         cmd = [str(BIN / 'fashion-fetch'), str(j), None, '--max-size', '96', '--concurrency', '8', '--no-progress']
         ref, out = tmp_path / 'ref', tmp_path / 'out'
         assert subprocess.run([c if c else str(ref) for c in cmd], capture_output=True).returncode == 0
-        p = subprocess.Popen([c if c else str(out) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(tmp_path / 'log', 'w') as log:
+            p = subprocess.Popen([c if c else str(out) for c in cmd], stdout=log, stderr=subprocess.STDOUT)
         kids, t0 = [], time.time()
         while time.time() - t0 < 60:
             try: kids = psutil.Process(p.pid).children(recursive=True) or kids
@@ -224,8 +258,11 @@ def test_kill_and_restart_matches_uninterrupted(web, tmp_path, sig):
         p.send_signal(sig)
         rc = p.wait(30)
         assert rc == (-9 if sig == signal.SIGKILL else 130), rc
+        if sig != signal.SIGKILL:  # a clean stop says so, and how to go on
+            log = (tmp_path / 'log').read_text()
+            assert 'run the same command to resume' in log and 'fashion-fetch: interrupted' in log, log
         psutil.wait_procs(kids, timeout=10)  # orphaned workers notice and exit
-        assert not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
+        assert kids and not any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids)
         done = len(read_manifest(out))
         assert n // 3 <= done < n, done
         assert subprocess.run([c if c else str(out) for c in cmd], capture_output=True).returncode == 0
