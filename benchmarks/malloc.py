@@ -11,7 +11,8 @@ import argparse, json, statistics, subprocess, sys
 
 CHILD = r'''
 import json, resource, sys, time, torch
-from fashion_clf.train import get_arch, keep_freed_memory
+from fashion_clf.model import get_arch
+from fashion_clf.train import keep_freed_memory
 arch, size, bs, steps, keep = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'
 if keep: assert keep_freed_memory()
 m = get_arch(arch)(n_out=228).to(memory_format=torch.channels_last)

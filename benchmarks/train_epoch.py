@@ -10,13 +10,15 @@ alternation and `--repeats` times (median), on the same files and the same model
 - a whole `learn.fit(1)` epoch: `cache=False` + contiguous (the old default on a CPU) against `cache=True` + channels-last.
 
 and prints each pair's seconds per epoch and their ratio. All use the threads torch uses by default (the machine's cores).
+The process's malloc settings are left alone (see `benchmarks/malloc.py` for `keep_freed_memory`, which `fashion-train`
+turns on). On a machine shared with others' jobs, repeat the run: the pairs alternate, so load slows both alike.
 """
 import argparse, statistics, tempfile, time
 from pathlib import Path
 import torch
 from fastai.vision.all import set_seed
 from fashion_clf.core import load_imat, label_vocab
-from fashion_clf.data import get_dls, image_paths
+from fashion_clf.data import get_dls
 from fashion_clf.train import create_learner
 
 def bench(fns:dict, repeats:int)->dict:
@@ -55,10 +57,10 @@ if __name__ == '__main__':
         make_dataset(d, n_train=a.n, n_valid=a.n // 5, n_test=0, seed=0, size=a.src, progress=False)
         trn, val = load_imat(Path(d)/'train.json', warn=False), load_imat(Path(d)/'validation.json', warn=False)
         vocab = label_vocab(trn, val)
-        trn, val = image_paths(trn, Path(d)/'images/train'), image_paths(val, Path(d)/'images/validation')
-        kw = dict(valid=val, vocab=vocab, size=a.size, bs=a.bs, num_workers=0, device='cpu')
-        set_seed(0); plain = get_dls(trn, **kw)
-        t = time.perf_counter(); cached = get_dls(trn, cache=True, **kw); t_cache = time.perf_counter() - t
+        kw = dict(vocab=vocab, size=a.size, bs=a.bs, num_workers=0, device='cpu')
+        set_seed(0); plain = get_dls(trn, d, valid=val, **kw)
+        t = time.perf_counter(); cached = get_dls(plain.df, cache=True, **kw)  # the same items (checked, `is_valid`): decoding only
+        t_cache = time.perf_counter() - t
         print(f"{a.n} training images of {a.src} px at {a.size} px, {a.arch}, bs {a.bs}, {torch.get_num_threads()} threads, "
               f"{a.repeats} repeats (median); caching both splits took {t_cache:.1f}s")
         r = bench({'plain': lambda: data_epoch(plain), 'cache': lambda: data_epoch(cached)}, a.repeats)

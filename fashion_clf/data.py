@@ -10,7 +10,7 @@ __all__ = ['TOY_LABELS', 'toy_dataset', 'image_paths', 'Preprocess', 'BadImage',
            'OpenedOK', 'test_dl', 'CachedDL', 'cache_dl', 'cache_dls']
 
 # %% ../nbs/03_data.ipynb #bcc046b5
-import io, os, warnings
+import io, os, tempfile, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -258,8 +258,9 @@ def _drop_bad_files(df:pd.DataFrame, log:BadImageLog)->pd.DataFrame:
     bad = check_image_files(df.path)
     if not len(bad): return df
     split = np.where(df.get('is_valid', pd.Series(False, index=df.index)).to_numpy(), 'valid', 'train')
-    where = dict(zip(df.path, split))
-    for p, q in zip(bad.path, bad.problem): log.add(p, where[p], q)
+    where, seen = dict(zip(df.path, split)), set(log.read().path)  # a resumed run logs a file once
+    for p, q in zip(bad.path, bad.problem):
+        if p not in seen: log.add(p, where[p], q)
     warnings.warn(f"{len(bad):,} of {len(df):,} image files are unusable ({', '.join(bad.problem.value_counts().index[:3])}) and are left out"
                   + (f"; see {log.path}" if log.path else ''))
     return df[~df.path.isin(set(bad.path))].reset_index(drop=True)
@@ -297,6 +298,10 @@ class SafeDL(TfmdDL):
             return self.do_item(self.rng.randrange(len(self.dataset)), tries - 1)
 
 # %% ../nbs/03_data.ipynb #4f108271
+def _default_log(num_workers:int|None)->BadImageLog:
+    "In memory, or in a temporary file when worker processes decode (what they log in memory would stay in them)"
+    return BadImageLog(Path(tempfile.mkdtemp(prefix='fashion_clf-'))/'bad_images.csv' if default_workers(num_workers) else None)
+
 def _image_block(pre:Preprocess, size:int):
     "An image block that opens files with `pre` at `size` (fastai's `ImageBlock` decodes at full size and resizes later)"
     return TransformBlock(type_tfms=PreprocessOpen(pre, size), batch_tfms=IntToFloatTensor)
@@ -317,11 +322,11 @@ def get_dls(df:pd.DataFrame, # `image_id`, `labels` (from `core.load_imat`); may
             device=None, # where batches go (default: the GPU when there is one)
             cache:bool=False, # decode and resize every image once and keep them in memory (`cache_dls`): for small sets
             check:bool|None=None, # check the files first (`image_items`; default: unless `df` comes from `image_items`)
-            bad_log:BadImageLog|None=None, # where files that cannot be used are recorded
+            bad_log:BadImageLog|None=None, # where files that cannot be used are recorded (default: see `_default_log`)
             **kwargs, # passed to `DataBlock.dataloaders`
            ):
     "fastai `DataLoaders` of images prepared by `preprocess` at `size` and multi-hot labels over `vocab`"
-    vocab, pre, log = list(ifnone(vocab, IMAT_LABELS)), ifnone(preprocess, Preprocess()), ifnone(bad_log, BadImageLog())
+    vocab, pre, log = list(ifnone(vocab, IMAT_LABELS)), ifnone(preprocess, Preprocess()), ifnone(bad_log, _default_log(num_workers))
     vdf = valid if isinstance(valid, pd.DataFrame) else None
     df = image_items(df, src, vdf, valid_src, vocab, ifnone(check, not df.attrs.get('checked', False)), log)
     dblock = DataBlock(blocks=(_image_block(pre, size), MultiCategoryBlock(vocab=vocab)), get_x=ColReader('path'),

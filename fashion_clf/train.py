@@ -7,8 +7,8 @@ Docs: https://fashion-clf.github.io/fashion_clf/train.html.md"""
 # %% auto #0
 __all__ = ['SCHEDULES', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss', 'micro_metrics', 'create_learner', 'sgdr_epochs',
            'fit_sgdr', 'plan_stages', 'TrainConfig', 'keep_freed_memory', 'BestModel', 'read_history', 'RunLogger',
-           'plot_history', 'EpochLine', 'distributed_cpu', 'distrib', 'train', 'default_images', 'train_dir',
-           'env_defaults', 'fashion_train']
+           'plot_history', 'EpochLine', 'distributed_cpu', 'distrib', 'train', 'default_images', 'drop_duplicates',
+           'train_dir', 'env_defaults', 'fashion_train']
 
 # %% ../nbs/05_train.ipynb #1f65f464
 import ctypes, ctypes.util, json, os, sys, time, warnings
@@ -17,6 +17,7 @@ from dataclasses import dataclass, asdict, fields, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,8 @@ with warnings.catch_warnings():  # (see `data`: fastai's first import warns abou
     from fastai.distributed import DistributedDL, DistributedTrainer
 
 from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors, is_terminal
-from .data import Preprocess, BadImageLog, image_items, get_dls
+from .data import Preprocess, BadImageLog, image_items, image_paths, get_dls
+from .eda import duplicate_pairs, hash_files, image_hashes
 from .model import (get_arch, arch_name, build_model, label_prior, init_prior_bias, pretrained_model, load_weights,
                                save_model, seed_weights_cache)
 
@@ -105,8 +107,10 @@ def create_learner(dls, # from `data.get_dls`
     a, amp = get_arch(arch), _amp_mode(fp16)
     make = partial(vision_learner, dls, a, loss_func=get_loss(loss, thresh), metrics=micro_metrics(thresh), path=user_path(path), **kwargs)
     learn = pretrained_model(partial(make, pretrained=True), a) if pretrained and weights is None else make(pretrained=False)
-    if weights is not None and load_weights(learn.model, a, weights) == 'body': learn.freeze()
+    body = weights is not None and load_weights(learn.model, a, weights) == 'body'
     if prior_bias and weights is None: init_prior_bias(learn.model, label_prior(dls.train.items['labels'], dls.vocab))
+    learn.opt = None  # the output layer may be a new one (`init_prior_bias`): the optimizer is made again, with it
+    if body or (pretrained and weights is None): learn.freeze()
     learn.recorder.train_metrics = True
     learn.arch_name, learn.loss_name = arch_name(a), loss
     learn.start_weights = str(weights) if weights is not None else 'imagenet' if pretrained else None
@@ -443,7 +447,7 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     stages, state, vocab, log = cfg.stages(), _resume_state(run_dir, resume), list(ifnone(vocab, IMAT_LABELS)), BadImageLog(run_dir/'bad_images.csv')
     if cfg.keep_memory and not torch.cuda.is_available(): keep_freed_memory()
     set_seed(cfg.seed, reproducible=True)
-    items = image_items(df, src, valid if isinstance(valid, pd.DataFrame) else None, valid_src, vocab, log=log)
+    items = image_items(df, src, valid if isinstance(valid, pd.DataFrame) else None, valid_src, vocab, log=log if _is_main() else BadImageLog())
     dls_fn = partial(get_dls, items, valid='is_valid' if isinstance(valid, pd.DataFrame) else valid, vocab=vocab,
                      preprocess=cfg.preprocess, bs=cfg.bs, valid_pct=cfg.valid_pct, seed=cfg.seed, num_workers=cfg.num_workers,
                      cache=cfg.cache, check=False, bad_log=log)
@@ -516,6 +520,44 @@ def _resume_dir(run_dir, **kwargs)->Learner:
     opts.update({k: v for k, v in kwargs.items() if k == 'quiet'})
     return train_dir(**data, run_dir=run_dir, _resume=True, **opts)
 
+# %% ../nbs/05_train.ipynb #7d6bb618
+def _dirs(v)->list:
+    "Folders given as a list and/or comma-separated, as absolute paths; a missing one is an error"
+    out = [user_path(d.strip()) for s in ([] if v is None else [v] if isinstance(v, (str, Path)) else v) for d in str(s).split(',') if d.strip()]
+    for d in out:
+        if not d.is_dir(): raise FileNotFoundError(f"{d}: no such image folder (drop_duplicates_of)")
+    return out
+
+def drop_duplicates(df:pd.DataFrame, # training images (`image_id`, `labels`)
+                    images, # where they are (see `data.image_paths`); their hashes are cached in `images/hashes.npz`
+                    of, # image stores (validation, test): a list of folders, or comma-separated
+                    run_dir=None, # write the images left out to `run_dir/duplicates_dropped.csv`
+                    max_distance:int=4, # largest Hamming distance of the perceptual hashes (see `eda.near_pairs`)
+                    workers:int=None, # processes hashing the images (default: every core)
+                   )->pd.DataFrame:
+    "`df` without its images that are near-duplicates of an image of the stores `of` (`attrs['duplicates']` lists them)"
+    images, of = user_path(images), _dirs(of)
+    with warnings.catch_warnings():  # images not fetched: `train` says so
+        warnings.simplefilter('ignore'); tr = hash_files(image_paths(df, images, split='train'), images/'hashes.npz', workers)
+    p = duplicate_pairs({'train': tr} | {str(d): image_hashes(d, workers) for d in of}, max_distance, within=False)
+    p = p[p.split_a == 'train'].drop(columns='split_a').rename(columns={
+        'image_id_a': 'image_id', 'path_a': 'path', 'split_b': 'duplicate_of', 'image_id_b': 'duplicate_id', 'path_b': 'duplicate_path'})
+    p = p[['image_id', 'path', 'duplicate_of', 'duplicate_id', 'duplicate_path', 'distance', 'colour']].reset_index(drop=True)
+    if run_dir is not None and _is_main(): atomic_write(user_path(run_dir)/'duplicates_dropped.csv', p.to_csv(index=False))
+    out = df[~df.image_id.astype(str).isin(set(p.image_id))].reset_index(drop=True)
+    out.attrs = dict(df.attrs, duplicates=p)
+    return out
+
+# %% ../nbs/05_train.ipynb #961ec488
+def _drop_and_say(df:pd.DataFrame, images:Path, of:list, run_dir:Path, cfg:TrainConfig)->pd.DataFrame:
+    "`drop_duplicates`, saying how many were left out unless quiet"
+    out = drop_duplicates(df, images, of, run_dir)
+    n = out.attrs['duplicates'].image_id.nunique()
+    if not cfg.quiet and _is_main():
+        print(f"left out {n:,} of {len(df):,} training images, near-duplicates of images in {', '.join(map(str, of))}"
+              + (f" (listed in {run_dir/'duplicates_dropped.csv'})" if n else ''), flush=True)
+    return out
+
 # %% ../nbs/05_train.ipynb #4dbeb3c2
 @delegates(TrainConfig)
 def train_dir(data_dir, # folder with train.json (and validation.json)
@@ -524,6 +566,7 @@ def train_dir(data_dir, # folder with train.json (and validation.json)
               run_dir:str=None, # the run's folder (default: DATA_DIR/runs/ARCH-DATE-TIME)
               split:str='valid', # validation set: valid (validation.json), stratified or random (a split of train.json)
               sample:int=None, # train on this many training images only (a quick try)
+              drop_duplicates_of:Annotated[str, {'nargs': '+'}]=None, # image stores (validation, test; several, or comma-separated): training images that are near-duplicates of theirs are left out
               resume:bool=False, # continue the run in run_dir from its last checkpoint, with the options it was started with
               _resume:bool=False,
               **kwargs, # the fields of `TrainConfig`
@@ -531,15 +574,18 @@ def train_dir(data_dir, # folder with train.json (and validation.json)
     "Train on the competition files and fetched images in `data_dir` (see `TrainConfig` for the options)"
     if resume: return _resume_dir(run_dir, **kwargs)
     cfg = TrainConfig(**kwargs)
-    data_dir, (images, valid_images) = user_path(data_dir), default_images(data_dir, images, valid_images)
+    data_dir, (images, valid_images), of = user_path(data_dir), default_images(data_dir, images, valid_images), _dirs(drop_duplicates_of)
     _check_folders(data_dir, images, valid_images, split)
     run_dir = user_path(ifnone(run_dir, data_dir/'runs'/f"{arch_name(get_arch(cfg.arch))}-{datetime.now():%Y%m%d-%H%M%S}"))
     df = _load_split(data_dir, 'train')
     if sample: df = df.sample(n=min(sample, len(df)), random_state=cfg.seed).reset_index(drop=True)
+    if of: df = _drop_and_say(df, images, of, run_dir, cfg)
     valid = _load_split(data_dir, 'validation') if split == 'valid' else split
     vocab = label_vocab(df, *([valid] if isinstance(valid, pd.DataFrame) else []))
-    data = dict(data_dir=str(data_dir), images=str(images), valid_images=str(valid_images), split=split, sample=sample)
-    return train(df, images, valid, valid_images, vocab, run_dir, cfg, resume=_resume, config=dict(data=data))
+    data = dict(data_dir=str(data_dir), images=str(images), valid_images=str(valid_images), split=split, sample=sample,
+                drop_duplicates_of=[str(d) for d in of] or None)
+    info = dict(data=data) | ({'duplicates_dropped': df.attrs['duplicates'].image_id.nunique()} if of else {})
+    return train(df, images, valid, valid_images, vocab, run_dir, cfg, resume=_resume, config=info)
 
 train_dir.__delwrap__ = TrainConfig
 
