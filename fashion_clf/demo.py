@@ -7,7 +7,7 @@ Docs: https://fashion-clf.github.io/fashion_clf/demo.html.md"""
 # %% auto #0
 __all__ = ['DEMO_SIZES', 'Stages', 'demo_config', 'run_demo', 'format_demo_summary', 'fashion_demo']
 
-# %% ../nbs/12_demo.ipynb #71e49baa
+# %% ../nbs/12_demo.ipynb #3e04d9db
 import json, os, time
 from contextlib import contextmanager
 from dataclasses import fields
@@ -27,7 +27,7 @@ from .metrics import micro_f1, predict_labels, threshold_vector
 from .evaluate import evaluate_run
 from . import predict as P
 
-# %% ../nbs/12_demo.ipynb #c0ff67d9
+# %% ../nbs/12_demo.ipynb #739833d1
 DEMO_SIZES = {
     'tiny':   dict(n_train=96,   n_valid=32,   n_test=32,   img=96,  arch='xresnet_tiny', sizes=(32, 48),  epochs=1,
                    cycles=1, cycle_len=1, cycle_mult=1, lr=1e-2, lr_later=2e-3, bs=32),
@@ -37,7 +37,7 @@ DEMO_SIZES = {
                    cycles=2, cycle_len=8, cycle_mult=1, lr=1e-2, lr_later=3e-3, bs=64),
 }
 
-# %% ../nbs/12_demo.ipynb #e53eb2ef
+# %% ../nbs/12_demo.ipynb #e29a08b3
 class Stages:
     "Print numbered stages and record their durations"
     def __init__(self, n:int, quiet:bool=False): self.n, self.i, self.quiet, self.seconds = n, 0, quiet, {}
@@ -50,7 +50,7 @@ class Stages:
         self.seconds[name] = round(time.perf_counter() - t, 1)
         if not self.quiet: print(f"   done in {self.seconds[name]:.1f}s", flush=True)
 
-# %% ../nbs/12_demo.ipynb #03fb99ea
+# %% ../nbs/12_demo.ipynb #0d153c66
 _DATA = ('n_train', 'n_valid', 'n_test', 'img')  # the dataset's entries of a preset; the others are training options
 
 def demo_config(size:str='small', # preset: tiny, small or medium (see `DEMO_SIZES`)
@@ -64,7 +64,7 @@ def demo_config(size:str='small', # preset: tiny, small or medium (see `DEMO_SIZ
     opts = dict(schedule='one_cycle+sgdr', pretrained=False, cache=True, **{k: v for k, v in d.items() if k not in _DATA})
     return {k: d[k] for k in _DATA}, TrainConfig(**opts)
 
-# %% ../nbs/12_demo.ipynb #17058d8f
+# %% ../nbs/12_demo.ipynb #d03f5944
 def _f1(y:np.ndarray, p:np.ndarray, th)->float:
     "Micro-F1 of probabilities `p` against `y` at thresholds `th` (a number, or a thresholds dict with its top-label rule)"
     if isinstance(th, dict): return float(micro_f1(y, predict_labels(p, threshold_vector(th, th['vocab']), th.get('top1', False))))
@@ -78,7 +78,34 @@ def _probs_of(npz:Path, df:pd.DataFrame, vocab:list)->tuple:
     if (ix < 0).any(): raise RuntimeError(f"{npz}: {(ix < 0).sum()} images have no probabilities")
     return encode_labels(df.labels, vocab), d['probs'][ix]
 
-# %% ../nbs/12_demo.ipynb #f2aa0d24
+# %% ../nbs/12_demo.ipynb #629eb4cc
+def _fetch_all(synth:Path, imgs:Path, img:int, quiet:bool)->dict:
+    "Serve `synth` on 127.0.0.1 and fetch each split into `imgs/<split>`; the number of images fetched per split"
+    fetched = {}
+    with serve_images(synth) as url:
+        set_base_url(synth, url)
+        for s in ('train', 'validation', 'test'):
+            m = fetch_images(synth/f'{s}.json', imgs/s, max_size=img, progress=not quiet, verbose=not quiet)
+            fetched[s] = int((m.status == 'ok').sum())
+    return fetched
+
+def _check(out:Path, synth:Path, vocab:list, quiet:bool)->str:
+    "Validate the demo's submission as Kaggle would (strictly: the demo's own file must not even warn); its summary line"
+    chk = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab, strict=True)
+    if not chk.ok: raise RuntimeError(f"the demo's submission is invalid: {chk.errors}")
+    if not quiet: print('  ' + chk.summary)
+    return chk.summary
+
+# %% ../nbs/12_demo.ipynb #d1af17bc
+def _scores(out:Path, synth:Path, run_dir:Path, val:pd.DataFrame, vocab:list, th:dict)->dict:
+    "Validation and held-out test micro-F1, at 0.5 and with the tuned thresholds"
+    yv, pv = _probs_of(run_dir/'report'/'valid_probs.npz', val, vocab)
+    yt, pt = _probs_of(out/'predict'/'probs.npz', load_imat(synth/'test_labels.json', warn=False), vocab)
+    return {'micro_f1_at_0.5': _f1(yv, pv, 0.5), 'micro_f1_tuned': _f1(yv, pv, th), 'threshold_mode': th['mode'],
+            'cv_micro_f1': {k: th['cv'][k] for k in ('fixed', 'global', 'per_label')},
+            'test_micro_f1_at_0.5': _f1(yt, pt, 0.5), 'test_micro_f1_tuned': _f1(yt, pt, th)}
+
+# %% ../nbs/12_demo.ipynb #24c679f1
 def run_demo(out='fashion_demo', # folder for everything the demo writes (relative to the current folder)
              size:str='small', # preset: tiny, small or medium (see `DEMO_SIZES`)
              seed:int=0, # seed of the dataset and the training
@@ -93,13 +120,7 @@ def run_demo(out='fashion_demo', # folder for everything the demo writes (relati
     synth, imgs, run_dir = out/'synth', out/'images', out/'run'
     with st(f"generate the synthetic dataset ({cfg['n_train']:,} train, {cfg['n_valid']:,} validation, {cfg['n_test']:,} test images)"):
         make_dataset(synth, cfg['n_train'], cfg['n_valid'], cfg['n_test'], seed=seed, size=cfg['img'], progress=not quiet)
-    with st('serve it on 127.0.0.1 and fetch every split (fashion-fetch)'):
-        fetched = {}
-        with serve_images(synth) as url:
-            set_base_url(synth, url)
-            for s in ('train', 'validation', 'test'):
-                m = fetch_images(synth/f'{s}.json', imgs/s, max_size=cfg['img'], progress=not quiet, verbose=not quiet)
-                fetched[s] = int((m.status == 'ok').sum())
+    with st('serve it on 127.0.0.1 and fetch every split (fashion-fetch)'): fetched = _fetch_all(synth, imgs, cfg['img'], quiet)
     splits = {s: load_imat(synth/f'{s}.json', warn=False) for s in ('train', 'validation', 'test')}
     with st('explore: write the EDA report (fashion-eda)'):
         report = eda_report(splits, out/'eda', images=imgs/'train', names=synth/'label_map.csv')
@@ -107,29 +128,20 @@ def run_demo(out='fashion_demo', # folder for everything the demo writes (relati
     with st(f"train {tcfg.arch} from scratch at sizes {tcfg.sizes}: one-cycle, then SGDR (fashion-train)"):
         train(splits['train'], imgs/'train', valid=val, valid_src=imgs/'validation', vocab=vocab, run_dir=run_dir, cfg=tcfg)
     with st('tune thresholds on validation, cross-validated, and write the evaluation report (fashion-evaluate)'):
-        th = evaluate_run(run_dir, val, images=imgs/'validation', top1=True, bs=tcfg.bs, tta=True,
-                          names=synth/'label_map.csv', progress=not quiet)
-        yv, pv = _probs_of(run_dir/'report'/'valid_probs.npz', val, vocab)
+        th = evaluate_run(run_dir, val, images=imgs/'validation', top1=True, bs=tcfg.bs, tta=True, names=synth/'label_map.csv', progress=not quiet)
     with st('predict the test split and write submission.csv (fashion-predict)'):
         P.predict(run_dir, synth/'test.json', images=imgs/'test', out=out/'predict', bs=tcfg.bs, tta=True, progress=not quiet)
         os.replace(out/'predict'/'submission.csv', out/'submission.csv')
-    with st('validate the submission against test.json (fashion-check-submission)'):
-        chk = P.check_submission(out/'submission.csv', synth/'test.json', vocab=vocab, strict=True); line = chk.summary
-        if not chk.ok: raise RuntimeError(f"the demo's submission is invalid: {chk.errors}")
-        if not quiet: print('  ' + line)
-    yt, pt = _probs_of(out/'predict'/'probs.npz', load_imat(synth/'test_labels.json', warn=False), vocab)
+    with st('validate the submission against test.json (fashion-check-submission)'): line = _check(out, synth, vocab, quiet)
     summ = {'size': size, 'seed': seed, 'images_fetched': int(sum(fetched.values())), 'images_by_split': fetched,
-            'micro_f1_at_0.5': _f1(yv, pv, 0.5), 'micro_f1_tuned': _f1(yv, pv, th), 'threshold_mode': th['mode'],
-            'cv_micro_f1': {k: th['cv'][k] for k in ('fixed', 'global', 'per_label')},
-            'test_micro_f1_at_0.5': _f1(yt, pt, 0.5), 'test_micro_f1_tuned': _f1(yt, pt, th),
-            'submission': str(out/'submission.csv'), 'submission_check': line, 'eda_report': str(report),
-            'evaluation_report': str(run_dir/'report'/'index.html'), 'run_dir': str(run_dir),
+            **_scores(out, synth, run_dir, val, vocab, th), 'submission': str(out/'submission.csv'), 'submission_check': line,
+            'eda_report': str(report), 'evaluation_report': str(run_dir/'report'/'index.html'), 'run_dir': str(run_dir),
             'settings': {**cfg, **{k: v for k, v in vars(tcfg).items() if k in DEMO_SIZES[size]}},
             'stage_seconds': st.seconds, 'seconds': round(time.perf_counter() - t0, 1)}
     atomic_write(out/'summary.json', json.dumps(summ, indent=2))
     return summ
 
-# %% ../nbs/12_demo.ipynb #da569ba9
+# %% ../nbs/12_demo.ipynb #d4570fb0
 def format_demo_summary(s:dict)->str:
     "The demo's summary as a few lines of text"
     return '\n'.join([
@@ -144,7 +156,7 @@ def format_demo_summary(s:dict)->str:
         f"  run folder: {s['run_dir']}",
         f"  seconds by stage: {s['stage_seconds']}"])
 
-# %% ../nbs/12_demo.ipynb #6594748f
+# %% ../nbs/12_demo.ipynb #a6de9b1c
 @call_parse
 @cli_errors
 def fashion_demo(out:str='fashion_demo', # folder for everything the demo writes (relative to the current folder)
