@@ -1,5 +1,6 @@
 """Label counts, labels per image, split comparisons and leakage checks, label co-occurrence by sparse algebra, image
-sizes and fetch outcomes from the manifest, pixel histograms, the plots, and the `fashion-eda` HTML report.
+sizes and fetch outcomes from the manifest, pixel histograms, near-duplicates by content (perceptual hashes), the plots, and the `fashion-eda`
+HTML report.
 
 Docs: https://fashion-clf.github.io/fashion_clf/eda.html.md"""
 
@@ -7,7 +8,10 @@ Docs: https://fashion-clf.github.io/fashion_clf/eda.html.md"""
 
 # %% ../nbs/02_eda.ipynb #fc3e6424
 from __future__ import annotations
-import base64, html, io, math, os, textwrap, time
+import base64, html, io, math, os, textwrap, time, warnings, zipfile
+import multiprocessing as mp
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from itertools import chain, combinations
 from pathlib import Path
 
@@ -22,16 +26,17 @@ from PIL import Image
 from scipy.cluster.hierarchy import leaves_list, linkage
 
 from .core import (IMAT_LABELS, atomic_write, cli_errors, encode_sparse, label_names, label_vocab, load_image,
-                              load_imat, manifest_file, read_label_names, read_manifest, to_rgb, user_path)
+                              load_imat, manifest_file, read_label_names, read_manifest, scan_images, to_rgb, user_path)
 
 # %% auto #0
-__all__ = ['label_counts', 'labels_per_image', 'label_summary', 'split_summary', 'compare_splits', 'labels_only_in',
-           'overlap_records', 'split_overlaps', 'cooccurrence', 'conditional', 'lift', 'pmi', 'top_pairs',
-           'fetch_outcomes', 'size_counts', 'manifest_summary', 'stored_file_sizes', 'pixel_histograms', 'pixel_stats',
-           'sample_images', 'EdaFigure', 'subplots', 'plot_label_freq', 'plot_labels_per_image', 'cluster_order',
-           'plot_cooccurrence', 'plot_top_pairs', 'plot_split_comparison', 'plot_sizes', 'plot_size_hist',
-           'plot_file_sizes', 'plot_fetch_outcomes', 'plot_pixel_hist', 'plot_image_hist', 'plot_image_grid',
-           'eda_report', 'fashion_eda']
+__all__ = ['HASH_VERSION', 'label_counts', 'labels_per_image', 'label_summary', 'split_summary', 'compare_splits',
+           'labels_only_in', 'overlap_records', 'split_overlaps', 'cooccurrence', 'conditional', 'lift', 'pmi',
+           'top_pairs', 'fetch_outcomes', 'size_counts', 'manifest_summary', 'stored_file_sizes', 'pixel_histograms',
+           'pixel_stats', 'sample_images', 'EdaFigure', 'subplots', 'plot_label_freq', 'plot_labels_per_image',
+           'cluster_order', 'plot_cooccurrence', 'plot_top_pairs', 'plot_split_comparison', 'plot_sizes',
+           'plot_size_hist', 'plot_file_sizes', 'plot_fetch_outcomes', 'plot_pixel_hist', 'plot_image_hist',
+           'plot_image_grid', 'dct_hashes', 'phash', 'hamming', 'hash_files', 'image_hashes', 'near_pairs',
+           'duplicate_pairs', 'duplicate_summary', 'plot_duplicate_pairs', 'eda_report', 'fashion_eda']
 
 # %% ../nbs/02_eda.ipynb #1d9d09e8
 def _label_lists(src)->list:
@@ -679,6 +684,337 @@ def plot_image_grid(samples:pd.DataFrame, # `sample_images` output (`path`, `lab
         a.set_title(_wrap(', '.join(_name(names, l) for l in ls) or '(no labels)'), fontsize=6.5)
     return ax[0].figure
 
+# %% ../nbs/02_eda.ipynb #04c6d1e9
+_THUMB, _DRAFT, _GRID = 32, 64, 4  # pHash's grey thumbnail side; decode JPEGs at >= this side; colour thumbnail side
+_NCOL = 3 * _GRID**2  # bytes of a colour thumbnail
+
+def _thumbs(img, # path, bytes, PIL image or uint8 array
+            draft:int=_DRAFT, # decode a JPEG path at the smallest scale with both sides >= `draft`
+           )->tuple:
+    "`(grey, colour)`: the 32×32 grey thumbnail pHash is computed from, and the 4×4 RGB thumbnail (48 bytes)"
+    im = load_image(img, size=draft) if isinstance(img, (str, Path, bytes)) else _img(img)
+    grey = np.asarray(im.convert('L').resize((_THUMB, _THUMB), Image.Resampling.LANCZOS))
+    return grey, np.asarray(im.resize((_GRID, _GRID), Image.Resampling.BOX)).reshape(-1)
+
+# %% ../nbs/02_eda.ipynb #5f59b296
+_DCT8 = 2 * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(_THUMB) + 1) / (2 * _THUMB))
+
+def dct_hashes(greys, # (n, 32, 32) grey thumbnails
+              )->np.ndarray:
+    "pHashes (uint64) of a stack of grey thumbnails: the 8×8 lowest DCT frequencies, each above their median or not"
+    c = (_DCT8 @ np.asarray(greys, dtype=np.float64) @ _DCT8.T).reshape(len(greys), 64)
+    return np.packbits(c > np.median(c, axis=1, keepdims=True), axis=1).view('>u8').ravel().astype(np.uint64)
+
+# %% ../nbs/02_eda.ipynb #cc8506d6
+def phash(img, # path, bytes, PIL image or uint8 array
+         )->int:
+    "The 64-bit perceptual hash of an image"
+    return int(dct_hashes(_thumbs(img)[0][None])[0])
+
+# %% ../nbs/02_eda.ipynb #e75fefdd
+_POP8 = np.array([bin(i).count('1') for i in range(256)], dtype=np.uint8)
+
+def hamming(a, b)->np.ndarray:
+    "The number of differing bits of 64-bit hashes `a` and `b` (arrays or ints, broadcast)"
+    x = np.atleast_1d(np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)))
+    if hasattr(np, 'bitwise_count'): return np.bitwise_count(x)
+    return _POP8[x.view(np.uint8)].reshape(*x.shape, 8).sum(-1, dtype=np.uint8)  # numpy < 2
+
+# %% ../nbs/02_eda.ipynb #3cea36cd
+def _hash_chunk(paths:list, # image files
+               )->tuple:
+    "`(phash, colour, ok)` of image files: hashes, colour thumbnails and whether each file could be decoded"
+    n = len(paths)
+    greys, cols, ok = np.zeros((n, _THUMB, _THUMB), np.uint8), np.zeros((n, _NCOL), np.uint8), np.zeros(n, bool)
+    for i, p in enumerate(paths):
+        try: greys[i], cols[i] = _thumbs(p); ok[i] = True
+        except Exception: pass  # missing, truncated, not an image, a decompression bomb: flagged by `ok`
+    return dct_hashes(greys), cols, ok
+
+# %% ../nbs/02_eda.ipynb #32386673
+def _all_cores()->int: return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+
+def _pool_map(fn, chunks, workers:int):
+    "`map(fn, chunks)`, in order, in `workers` processes with at most 2 chunks each in flight (in this process if <= 1)"
+    if workers <= 1: yield from map(fn, chunks); return
+    ctx = mp.get_context('forkserver' if 'forkserver' in mp.get_all_start_methods() else 'spawn')
+    ex = ProcessPoolExecutor(workers, mp_context=ctx)
+    try:
+        todo = deque()
+        for c in chunks:
+            todo.append(ex.submit(fn, c))
+            if len(todo) >= 2 * workers: yield todo.popleft().result()
+        while todo: yield todo.popleft().result()
+    finally: ex.shutdown(wait=True, cancel_futures=True)
+
+# %% ../nbs/02_eda.ipynb #a82f1572
+HASH_VERSION = 'pHash-64 of a 32 px grey thumbnail (JPEG draft >= 64 px, Lanczos) + 4x4 RGB thumbnail; v1'
+_CACHE_KEYS = ('key', 'size', 'mtime', 'phash', 'ok', 'colour')
+
+def _stat(paths:list)->tuple:
+    "`(size, mtime_ns)` of each file, -1 for a file that cannot be read"
+    size, mtime = np.full(len(paths), -1, np.int64), np.full(len(paths), -1, np.int64)
+    for i, p in enumerate(paths):
+        try: s = os.stat(p); size[i], mtime[i] = s.st_size, s.st_mtime_ns
+        except OSError: pass
+    return size, mtime
+
+def _keys(ids, paths, root:Path|None)->np.ndarray:
+    "Cache keys 'image_id NUL path', the path relative to `root` when it is inside"
+    p = pd.Series(paths, dtype=object).astype(str)
+    if root is not None: pre = str(root) + os.sep; p = p.where(~p.str.startswith(pre), p.str.slice(len(pre)))
+    return (pd.Series(ids, dtype=object).astype(str).to_numpy(object) + '\x00' + p.to_numpy(object)).astype(str)
+
+# %% ../nbs/02_eda.ipynb #f58ff0cf
+def _read_cache(path:Path|None)->dict|None:
+    "The arrays of hash cache `path`, or None when it is missing, of another `HASH_VERSION` or unreadable (warned)"
+    if path is None or not path.exists(): return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in _CACHE_KEYS} if str(z['version']) == HASH_VERSION else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        warnings.warn(f"{path}: unreadable hash cache, hashing again ({e})"); return None
+
+def _write_cache(path:Path|None, c:dict):
+    "Save the arrays `c` as hash cache `path`; a folder that cannot be written costs a warning"
+    if path is None: return
+    def w(p):
+        with open(p, 'wb') as f: np.savez(f, version=np.array(HASH_VERSION), **c)
+    try: atomic_write(path, w)
+    except OSError as e: warnings.warn(f"{path}: cannot write the hash cache ({e.strerror or e})")
+
+# %% ../nbs/02_eda.ipynb #3c9338da
+def _cache_entries(files:pd.DataFrame, cache:Path|None)->dict:
+    "Per file of `files`: key, size, mtime, and phash, colour, ok where `cache` knows the unchanged file (`known`)"
+    n, size_mtime = len(files), _stat(files.path.tolist())
+    e = dict(key=_keys(files.image_id, files.path, cache and cache.parent),
+             size=size_mtime[0], mtime=size_mtime[1], phash=np.zeros(n, np.uint64), ok=np.zeros(n, bool),
+             colour=np.zeros((n, _NCOL), np.uint8), known=np.zeros(n, bool), old=None)
+    old = _read_cache(cache)
+    if old is None or not n: e['old'] = old; return e
+    keys = pd.Index(old['key'])
+    pos = keys.get_indexer(e['key']) if keys.is_unique else np.full(n, -1)
+    hit = pos >= 0
+    hit[hit] = (old['size'][pos[hit]] == e['size'][hit]) & (old['mtime'][pos[hit]] == e['mtime'][hit])
+    for k in ('phash', 'ok', 'colour'): e[k][hit] = old[k][pos[hit]]
+    e['known'], rest = hit, np.ones(len(keys), bool)
+    rest[pos[pos >= 0]] = False
+    e['old'] = {k: v[rest] for k, v in old.items()}
+    return e
+
+def _save_entries(cache:Path|None, e:dict):
+    "Write the known entries of `e`, and the cache's entries of files not listed, to `cache` (a key once: the last)"
+    m = e['known']
+    c = {k: e[k][m] for k in _CACHE_KEYS}
+    if e['old'] is not None: c = {k: np.concatenate([e['old'][k], v]) for k, v in c.items()}
+    last = ~pd.Index(c['key']).duplicated(keep='last')
+    _write_cache(cache, {k: v[last] for k, v in c.items()})
+
+# %% ../nbs/02_eda.ipynb #dc3ff568
+def hash_files(files:pd.DataFrame, # `image_id`, `path` of the image files
+               cache=None, # an `.npz` file to reuse and extend (None: no cache)
+               workers:int=None, # processes (default: every core; 0 or 1: this process)
+               chunk:int=256, # files per task
+               verbose:bool=False, # print the progress every `save_every` seconds
+               save_every:float=60., # seconds between cache saves while hashing
+              )->pd.DataFrame:
+    "pHash and colour thumbnail of image files, reusing the cache's entries of unchanged files: `image_id, path, phash, colour`"
+    cache = user_path(cache)
+    e, paths = _cache_entries(files, cache), files.path.astype(str).to_numpy(object)
+    todo = np.flatnonzero(~e['known'] & (e['size'] >= 0))
+    chunks, n_cached = [todo[i:i + chunk] for i in range(0, len(todo), chunk)], int(e['known'].sum())
+    if verbose and len(todo): print(f"hashing {len(todo):,} images" + (f" ({n_cached:,} more from {cache})" if n_cached else ''), flush=True)
+    t0 = last = time.monotonic()
+    try:
+        res = _pool_map(_hash_chunk, (paths[i].tolist() for i in chunks), min(_all_cores() if workers is None else workers, len(chunks)))
+        for n, (idx, (h, c, ok)) in enumerate(zip(chunks, res)):
+            e['phash'][idx], e['colour'][idx], e['ok'][idx], e['known'][idx] = h, c, ok, True
+            if time.monotonic() - last > save_every:
+                _save_entries(cache, e); last = time.monotonic()
+                if verbose: print(f"hashed {min((n+1)*chunk, len(todo)):,} of {len(todo):,} images ({(n+1)*chunk/(last-t0):,.0f}/s)", flush=True)
+    finally:
+        if len(todo) or (e['old'] is not None and len(e['old']['key'])): _save_entries(cache, e)
+    ok = e['ok'] & e['known']
+    out = pd.DataFrame({'image_id': files.image_id.astype(str).to_numpy(object)[ok], 'path': paths[ok],
+                        'phash': e['phash'][ok], 'colour': list(map(bytes, e['colour'][ok]))})
+    out.attrs = dict(files=len(files), cached=n_cached, hashed=len(todo), failed=len(files) - int(ok.sum()))
+    return out
+
+# %% ../nbs/02_eda.ipynb #6909f05b
+def _store_files(store:Path)->pd.DataFrame:
+    "`image_id`, absolute `path` of the images of a fetch store (`manifest.csv`) or a folder of image files"
+    if not store.is_dir(): raise FileNotFoundError(f"{store}: no such image folder")
+    if not manifest_file(store).exists(): return scan_images(store)
+    m = read_manifest(store)
+    m = m[(m.status == 'ok') & (m.path.fillna('').astype(str) != '')]
+    return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(object), 'path': [str(store/p) for p in m.path]})
+
+def image_hashes(store, # a fetch store (manifest.csv + images/) or a folder of image files
+                 workers:int=None, # processes (default: every core)
+                 cache:bool=True, # reuse and update `store/hashes.npz`
+                 verbose:bool=False, # print the progress
+                )->pd.DataFrame:
+    "pHash and colour thumbnail of every image of a store: `image_id, path, phash, colour` (see `hash_files`)"
+    store = user_path(store)
+    return hash_files(_store_files(store), store/'hashes.npz' if cache else None, workers, verbose=verbose)
+
+# %% ../nbs/02_eda.ipynb #431dbabc
+def _mih_plan(n:int, k:int)->tuple:
+    "`(blocks, radius)` for multi-index hashing of `n` hashes at distance <= `k`: the cheapest of 3..k+1 blocks"
+    cost = lambda m: m * sum(math.comb(math.ceil(64 / m), i) for i in range(k // m + 1)) * (1 + n / 2**math.ceil(64 / m))
+    m = min(range(3, max(3, k + 1) + 1), key=cost)
+    return m, k // m
+
+def _blocks(m:int)->list:
+    "`(shift, width)` of `m` near-equal blocks of 64 bits"
+    w = [64 // m + (i < 64 % m) for i in range(m)]
+    return [(sum(w[:i]), w[i]) for i in range(m)]
+
+def _flips(w:int, r:int)->np.ndarray:
+    "Every `w`-bit mask with at most `r` bits set"
+    return np.array([sum(1 << b for b in c) for i in range(r + 1) for c in combinations(range(w), i)], dtype=np.int64)
+
+# %% ../nbs/02_eda.ipynb #0f02fa95
+def _ranges(lo:np.ndarray, cnt:np.ndarray)->np.ndarray:
+    "The concatenation of `arange(lo[i], lo[i] + cnt[i])`"
+    return np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+
+def _block(h:np.ndarray, s:int, w:int)->np.ndarray:
+    "Bits `s` to `s + w` of hashes `h`, as int64"
+    return ((h >> np.uint64(s)) & np.uint64((1 << w) - 1)).astype(np.int64)
+
+# %% ../nbs/02_eda.ipynb #d3b23921
+def _mih(q:np.ndarray, # query hashes (uint64)
+         r:np.ndarray, # indexed hashes (uint64); `q` itself for pairs within one set
+         k:int, # largest Hamming distance
+         self_join:bool=False, # `q` is `r`: pairs i < j only
+         chunk:int=1 << 15, # queries per step
+        )->tuple:
+    "`(i, j)`: every pair with `hamming(q[i], r[j]) <= k`, by multi-index hashing"
+    m, rad = _mih_plan(len(r), k)
+    bl, I, J = _blocks(m), [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for t, (s, w) in enumerate(bl):
+        kr, fl = _block(r, s, w), _flips(w, rad)
+        off, order = np.concatenate([[0], np.cumsum(np.bincount(kr, minlength=1 << w))]), np.argsort(kr, kind='stable')
+        for c in range(0, len(q), chunk):
+            pr = (_block(q[c:c + chunk], s, w)[:, None] ^ fl).ravel()
+            lo, cnt = off[pr], off[pr + 1] - off[pr]
+            i, j = np.repeat(np.repeat(np.arange(c, c + len(pr) // len(fl)), len(fl)), cnt), order[_ranges(lo, cnt)]
+            if self_join: i, j = i[i < j], j[i < j]
+            x = q[i] ^ r[j]
+            keep = hamming(x, 0) <= k
+            for s2, w2 in bl[:t]: keep &= hamming(_block(x, s2, w2).astype(np.uint64), 0) > rad  # found in an earlier block
+            I.append(i[keep]); J.append(j[keep])
+    return np.concatenate(I), np.concatenate(J)
+
+# %% ../nbs/02_eda.ipynb #0296d1b3
+def _groups(inv:np.ndarray, n:int)->tuple:
+    "`(rows in group order, start of each group, size of each group)` for the groups 0..n-1 of `inv`"
+    cnt = np.bincount(inv, minlength=n)
+    return np.argsort(inv, kind='stable'), np.cumsum(cnt) - cnt, cnt
+
+def _expand(u:np.ndarray, v:np.ndarray, ga:tuple, gb:tuple, same:bool)->tuple:
+    "Row pairs of the group pairs `(u, v)`: every row of u with every row of v; when `u == v` and `same`, x < y only"
+    (oa, sa, ca), (ob, sb, cb) = ga, gb
+    n = ca[u] * cb[v]
+    p = np.repeat(np.arange(len(u)), n)
+    loc = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    x, y = loc // cb[v][p], loc % cb[v][p]
+    keep = (u[p] != v[p]) | (x < y) if same else np.ones(len(p), bool)
+    return oa[sa[u][p] + x][keep], ob[sb[v][p] + y][keep]
+
+# %% ../nbs/02_eda.ipynb #84b5c696
+def _colours(h:pd.DataFrame)->np.ndarray:
+    "The colour thumbnails of hash table `h` as an (n, 48) array"
+    return np.frombuffer(b''.join(h.colour.tolist()), np.uint8).reshape(len(h), _NCOL) if len(h) else np.zeros((0, _NCOL), np.uint8)
+
+def _colour_dist(ca:np.ndarray, cb:np.ndarray, i:np.ndarray, j:np.ndarray, step:int=1 << 20)->np.ndarray:
+    "Mean absolute difference of colour thumbnails `ca[i]` and `cb[j]` (in steps, to bound memory)"
+    out = [np.abs(ca[i[s:s + step]].astype(np.int16) - cb[j[s:s + step]]).mean(1) for s in range(0, len(i), step)]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+
+# %% ../nbs/02_eda.ipynb #9a502b5d
+def near_pairs(a:pd.DataFrame, # hash table (`phash`, `colour`), e.g. from `image_hashes`
+               b:pd.DataFrame=None, # another one; None: pairs within `a`
+               max_distance:int=4, # largest Hamming distance of the pHashes (bits of 64)
+               max_colour:float=8., # largest mean absolute difference of the colour thumbnails (0-255)
+               max_pairs:int=20_000_000, # refuse to list more candidate pairs
+              )->pd.DataFrame:
+    "Rows `i` of `a` and `j` of `b` (or of `a`, i < j) showing the same picture: `i, j, distance, colour`"
+    if not 0 <= max_distance < 32: raise ValueError(f"max_distance must be between 0 and 31, got {max_distance}")
+    same = b is None
+    b = a if same else b
+    ha, hb = a.phash.to_numpy(np.uint64), b.phash.to_numpy(np.uint64)
+    ua, ia = np.unique(ha, return_inverse=True)
+    ub, ib = (ua, ia) if same else np.unique(hb, return_inverse=True)
+    ga, gb = _groups(ia, len(ua)), _groups(ib, len(ub))
+    if same or len(ua) <= len(ub): u, v = _mih(ua, ub, max_distance, self_join=same)
+    else: v, u = _mih(ub, ua, max_distance)  # index the larger set, look the smaller up: fewer lookups
+    if same: rep = np.flatnonzero(ga[2] > 1); u, v = np.concatenate([u, rep]), np.concatenate([v, rep])  # exact duplicates
+    n = int((ga[2][u] * gb[2][v]).sum())
+    if n > max_pairs: raise ValueError(f"{n:,} candidate pairs (over max_pairs={max_pairs:,}): {max(ga[2].max(), gb[2].max()):,} images share one hash")
+    i, j = _expand(u, v, ga, gb, same)
+    if same: i, j = np.minimum(i, j), np.maximum(i, j)
+    cd = _colour_dist(_colours(a), _colours(b), i, j)
+    i, j, cd = i[cd <= max_colour], j[cd <= max_colour], cd[cd <= max_colour]
+    o = np.lexsort((j, i))
+    return pd.DataFrame({'i': i[o], 'j': j[o], 'distance': hamming(ha[i[o]], hb[j[o]]).astype(np.int8), 'colour': cd[o]})
+
+# %% ../nbs/02_eda.ipynb #439acfb9
+def duplicate_pairs(hashes:dict, # split name -> hash table from `image_hashes`
+                    max_distance:int=4, # largest Hamming distance of the pHashes
+                    max_colour:float=8., # largest mean absolute difference of the colour thumbnails
+                    within:bool=True, # also pairs within a split (else only across splits)
+                   )->pd.DataFrame:
+    "Near-duplicate images within and across splits: `split_a, image_id_a, split_b, image_id_b, distance, colour, path_a, path_b`"
+    out, names = [], list(hashes)
+    for x, y in [(x, x) for x in names if within] + list(combinations(names, 2)):
+        a, b = hashes[x], hashes[y]
+        p = near_pairs(a, None if x == y else b, max_distance, max_colour)
+        out.append(pd.DataFrame({'split_a': x, 'image_id_a': a.image_id.to_numpy(object)[p.i], 'split_b': y,
+                                 'image_id_b': b.image_id.to_numpy(object)[p.j], 'distance': p.distance.values,
+                                 'colour': p.colour.values, 'path_a': a.path.to_numpy(object)[p.i], 'path_b': b.path.to_numpy(object)[p.j]}))
+    cols = ['split_a', 'image_id_a', 'split_b', 'image_id_b', 'distance', 'colour', 'path_a', 'path_b']
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+# %% ../nbs/02_eda.ipynb #f476521d
+def duplicate_summary(pairs:pd.DataFrame, # from `duplicate_pairs`
+                      hashes:dict, # split name -> hash table (for the number of images of each split)
+                     )->pd.DataFrame:
+    "Per two splits (and within each): near-duplicate pairs and the images of each split involved"
+    rows, names = [], list(hashes)
+    for x, y in [(x, x) for x in names] + list(combinations(names, 2)):
+        p = pairs[(pairs.split_a == x) & (pairs.split_b == y)]
+        ia, ib = (set(p.image_id_a) | set(p.image_id_b),) * 2 if x == y else (set(p.image_id_a), set(p.image_id_b))
+        rows.append((x, y, len(p), len(ia), len(ib), len(ib) / len(hashes[y]) if len(hashes[y]) else np.nan))
+    return pd.DataFrame(rows, columns=['split a', 'split b', 'pairs', 'images in a', 'images in b', 'share of b'])
+
+# %% ../nbs/02_eda.ipynb #26ddce43
+def _example_pairs(pairs:pd.DataFrame, n:int)->pd.DataFrame:
+    "Up to `n` pairs: a share of each (split a, split b), pairs across splits first"
+    if not len(pairs): return pairs
+    key = pairs.split_a + ' / ' + pairs.split_b
+    kinds = sorted(key.unique(), key=lambda k: (k.split(' / ')[0] == k.split(' / ')[1], k))
+    per = max(1, math.ceil(n / len(kinds)))
+    return pd.concat([pairs[key == k].head(per) for k in kinds]).head(n)
+
+def plot_duplicate_pairs(pairs:pd.DataFrame, # from `duplicate_pairs` (`path_a`, `path_b`)
+                         n:int=8, # number of pairs shown
+                         ax=None, # a sequence of at least 2·n axes (default: a new figure)
+                        )->Figure:
+    "Near-duplicate pairs side by side, titled with their split, image id and distances"
+    ex = _example_pairs(pairs, n)
+    rows = max(1, math.ceil(len(ex) / 2))
+    if ax is None: _, ax = subplots(rows, 4, figsize=(9, 2.5 * rows), squeeze=False)
+    ax = list(np.atleast_1d(ax).ravel())
+    if len(ax) < 2 * len(ex): raise ValueError(f"plot_duplicate_pairs needs {2 * len(ex)} axes, got {len(ax)}")
+    for a in ax: a.axis('off')
+    for k, r in enumerate(ex.itertuples()):
+        ax[2*k].imshow(_img(r.path_a)); ax[2*k].set_title(f'{r.split_a} {r.image_id_a}', fontsize=8)
+        ax[2*k+1].imshow(_img(r.path_b))
+        ax[2*k+1].set_title(f'{r.split_b} {r.image_id_b}\n(distance {r.distance}, colour {r.colour:.1f})', fontsize=8)
+    return ax[0].figure
+
 # %% ../nbs/02_eda.ipynb #fb06ed4d
 _CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 h1{border-bottom:2px solid #3b75af}h2{margin-top:2em;border-bottom:1px solid #ccc}
@@ -822,6 +1158,32 @@ def _samples_section(R:_Report, man:pd.DataFrame, images:Path, split:str|None, d
     R.end_row()
     R.table(pd.DataFrame([pixel_stats(p) for p in smp.path], index=pd.Index(smp.image_id, name='image_id')), 'pixel_stats')
 
+# %% ../nbs/02_eda.ipynb #f52a9c52
+def _store_dirs(stores:dict)->dict:
+    "`stores` (split name -> folder) with absolute paths; a missing folder is an error"
+    out = {k: user_path(v) for k, v in stores.items()}
+    for v in out.values():
+        if not v.is_dir(): raise FileNotFoundError(f"{v}: no such image folder")
+    return out
+
+def _duplicates_section(R:_Report, stores:dict, max_distance:int, workers:int|None, verbose:bool=False):
+    "Near-duplicates by content within and across the image stores: counts, verdict, examples side by side"
+    R.h(2, 'Near-duplicates by content')
+    hs = {k: image_hashes(p, workers=workers, verbose=verbose) for k, p in stores.items()}
+    R.table(pd.DataFrame({k: h.attrs for k, h in hs.items()}).T.rename_axis('split').rename(columns={
+        'files': 'images', 'cached': 'hashes from cache', 'hashed': 'hashed now', 'failed': 'unreadable'}), 'hashes')
+    pairs = duplicate_pairs(hs, max_distance)
+    R.table(pairs, 'duplicates', index=False, show=False)
+    first, others = list(hs)[0], list(hs)[1:]
+    n = len(set(pairs.image_id_a[(pairs.split_a == first) & (pairs.split_b != first)]))
+    if others: R.p(f"{n:,} images of {first} are near-duplicates of images of {' or '.join(others)}: scores on those splits "
+                   f"are partly scores on {first} images. fashion-train --drop-duplicates-of {' '.join(map(str, list(stores.values())[1:]))} "
+                   f"leaves them out of training." if n else f"No image of {first} has a near-duplicate in {' or '.join(others)}.", 'warn' if n else 'ok')
+    R.table(duplicate_summary(pairs, hs), 'duplicates_summary', index=False)
+    R.p(f'Pairs: 64-bit perceptual hashes within {max_distance} bits and 4×4 colour thumbnails within 8 levels (of 255). '
+        'Image ids restart at 1 in each competition file, so an image is named by its split and id.')
+    if len(pairs): R.fig(plot_duplicate_pairs(pairs), 'duplicate_pairs', 'near-duplicate pairs side by side')
+
 # %% ../nbs/02_eda.ipynb #ba7e7c81
 def eda_report(splits:dict, # split name -> DataFrame from `core.load_imat`
                out, # folder for the PNG figures, CSV tables and report.html (created)
@@ -831,22 +1193,30 @@ def eda_report(splits:dict, # split name -> DataFrame from `core.load_imat`
                top:int=20, # rows in the top-pairs and split-difference tables
                seed:int=0, # seed of the image samples
                title:str='fashion_clf: data exploration', # the page's title
+               stores:dict=None, # split name -> image store searched for near-duplicates with `images` (None: no search)
+               max_distance:int=4, # near-duplicates: largest Hamming distance of the 64-bit perceptual hashes
+               workers:int=None, # processes hashing images for the near-duplicates (default: every core)
+               verbose:bool=False, # print the progress of the hashing
               )->Path:
     "Write the exploration figures (PNG), tables (CSV) and a self-contained HTML report; returns the report's path"
     if not splits: raise ValueError("eda_report needs at least one split")
     t0, out, images = time.perf_counter(), user_path(out), user_path(images)
     man = read_manifest(images, required=True) if images is not None else None
+    stores = _store_dirs(stores) if stores is not None else None
     Xs, vocab = _Xs(splits)
     if names is not None and not isinstance(names, dict): names = label_names(vocab, names if isinstance(names, pd.DataFrame) else user_path(names))
-    lab = {k: d for k, d in splits.items() if _is_labelled(d)}
+    lab, split = {k: d for k, d in splits.items() if _is_labelled(d)}, None
     R = _Report(out)
     _files_section(R, splits, Xs); _leakage_section(R, splits)
     for k in lab: _labels_section(R, k, Xs[k], vocab, names, top)
     if len(lab) >= 2: _compare_section(R, lab, Xs, vocab, names, top)
     if lab: _cooc_section(R, next(iter(lab)), Xs[next(iter(lab))], vocab, names, top)
     if man is not None:
-        k = _fetch_section(R, man, images, splits, seed)
-        _samples_section(R, man, images, k, splits[k] if k else None, names, n_samples, seed)
+        split = _fetch_section(R, man, images, splits, seed)
+        _samples_section(R, man, images, split, splits[split] if split else None, names, n_samples, seed)
+    if stores is not None:
+        own = {} if images is None else {split if split and split not in stores else 'images': images}
+        _duplicates_section(R, own | stores, max_distance, workers, verbose)
     R.p(f'Written by fashion_clf.eda in {time.perf_counter() - t0:.1f} s. Files next to this report: ' + ', '.join(R.files))
     return atomic_write(out/'report.html', R.html(title))
 
@@ -870,13 +1240,21 @@ def fashion_eda(*json_files:str, # competition JSON files (train, validation, te
                 samples:int=8, # number of sample images shown with their labels
                 top:int=20, # rows in the top-pairs and split-difference tables
                 seed:int=0, # seed of the image sample
+                valid_images:str=None, # the validation images (fetch store or image folder): searched for near-duplicates with --images and --test-images
+                test_images:str=None, # the test images, likewise
+                duplicates:bool=False, # search near-duplicates within --images alone too (implied by --valid-images and --test-images)
+                max_distance:int=4, # near-duplicates: largest Hamming distance of the 64-bit perceptual hashes
+                workers:int=None, # processes hashing images (default: every core); the hashes are kept in each store's hashes.npz
                ):
-    "Write label, co-occurrence, split, leakage, image and pixel statistics as PNG figures, CSV tables and one HTML report"
+    "Write label, co-occurrence, split, leakage, image, pixel and near-duplicate statistics as PNG figures, CSV tables and one HTML report"
     if not json_files: raise ValueError("give at least one competition JSON file (e.g. train.json validation.json)")
     if images is not None and not manifest_file(user_path(images)).exists(): read_manifest(images, required=True)  # fails at once
+    stores = _store_dirs({k: v for k, v in (('validation', valid_images), ('test', test_images)) if v is not None})
+    if duplicates and images is None and not stores: raise ValueError("--duplicates needs image stores (--images, --valid-images or --test-images)")
     lm = user_path(label_map) if label_map else user_path(json_files[0]).parent/'label_map.csv'
     names = read_label_names(lm) if label_map or lm.exists() else None
     splits = {k: load_imat(f, warn=False) for k, f in zip(_split_names(json_files), json_files)}
-    p = eda_report(splits, report, images=images, names=names, n_samples=samples, top=top, seed=seed)
+    p = eda_report(splits, report, images=images, names=names, n_samples=samples, top=top, seed=seed,
+                   stores=stores if stores or duplicates else None, max_distance=max_distance, workers=workers, verbose=True)
     print(f"{p} ({p.stat().st_size/2**10:.0f} KiB)")
     return p

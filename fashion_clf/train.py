@@ -534,12 +534,13 @@ def drop_duplicates(df:pd.DataFrame, # training images (`image_id`, `labels`)
                     run_dir=None, # write the images left out to `run_dir/duplicates_dropped.csv`
                     max_distance:int=4, # largest Hamming distance of the perceptual hashes (see `eda.near_pairs`)
                     workers:int=None, # processes hashing the images (default: every core)
+                    verbose:bool=False, # print the progress of the hashing
                    )->pd.DataFrame:
     "`df` without its images that are near-duplicates of an image of the stores `of` (`attrs['duplicates']` lists them)"
     images, of = user_path(images), _dirs(of)
     with warnings.catch_warnings():  # images not fetched: `train` says so
-        warnings.simplefilter('ignore'); tr = hash_files(image_paths(df, images, split='train'), images/'hashes.npz', workers)
-    p = duplicate_pairs({'train': tr} | {str(d): image_hashes(d, workers) for d in of}, max_distance, within=False)
+        warnings.simplefilter('ignore'); tr = hash_files(image_paths(df, images, split='train'), images/'hashes.npz', workers, verbose=verbose)
+    p = duplicate_pairs({'train': tr} | {str(d): image_hashes(d, workers, verbose=verbose) for d in of}, max_distance, within=False)
     p = p[p.split_a == 'train'].drop(columns='split_a').rename(columns={
         'image_id_a': 'image_id', 'path_a': 'path', 'split_b': 'duplicate_of', 'image_id_b': 'duplicate_id', 'path_b': 'duplicate_path'})
     p = p[['image_id', 'path', 'duplicate_of', 'duplicate_id', 'duplicate_path', 'distance', 'colour']].reset_index(drop=True)
@@ -551,7 +552,7 @@ def drop_duplicates(df:pd.DataFrame, # training images (`image_id`, `labels`)
 # %% ../nbs/05_train.ipynb #961ec488
 def _drop_and_say(df:pd.DataFrame, images:Path, of:list, run_dir:Path, cfg:TrainConfig)->pd.DataFrame:
     "`drop_duplicates`, saying how many were left out unless quiet"
-    out = drop_duplicates(df, images, of, run_dir)
+    out = drop_duplicates(df, images, of, run_dir, verbose=not cfg.quiet and _is_main())
     n = out.attrs['duplicates'].image_id.nunique()
     if not cfg.quiet and _is_main():
         print(f"left out {n:,} of {len(df):,} training images, near-duplicates of images in {', '.join(map(str, of))}"
