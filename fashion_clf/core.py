@@ -27,8 +27,8 @@ __all__ = ['IMAT_LABELS', 'IMAT_SPLITS', 'MANIFEST_COLUMNS', 'MANIFEST_STATUSES'
            'FashionError', 'ImatFormatError', 'ManifestError', 'ImatWarning', 'user_path', 'atomic_write', 'load_imat',
            'label_vocab', 'encode_sparse', 'encode_labels', 'decode_labels', 'read_label_names', 'label_names',
            'write_fastai_csv', 'read_fastai_csv', 'imat_files', 'manifest_file', 'ManifestWriter', 'read_manifest',
-           'open_image', 'to_rgb', 'load_image', 'scan_images', 'check_image_files', 'num_workers', 'ints', 'floats',
-           'is_terminal', 'warning_lines', 'cli_errors']
+           'open_image', 'to_rgb', 'load_image', 'scan_images', 'stored_images', 'check_image_files', 'num_workers',
+           'ints', 'floats', 'is_terminal', 'warning_lines', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #626492b8
 class FashionError(Exception):
@@ -499,6 +499,24 @@ def scan_images(root, # folder to search, recursively
     fs = sorted(p for p in root.rglob('*') if p.suffix.lower() in IMG_EXTS and p.is_file())
     return pd.DataFrame({'image_id': pd.Series([p.stem for p in fs], dtype=object),
                          'path': pd.Series([str(p) for p in fs], dtype=object)})
+
+# %% ../nbs/00_core.ipynb #ac4102e2
+def _image_root(src:Path, split:str|None)->Path:
+    "Where to look for `<image_id>.jpg` files: `src/images/<split>`, `src/images` or `src`, the first that exists"
+    for d in ([src/'images'/split] if split else []) + [src/'images']:
+        if d.is_dir(): return d
+    return src
+
+def stored_images(src, # a fetch store (with `manifest.csv`) or a folder of image files
+                  split:str|None=None, # without a manifest, look in `src/images/<split>` first ('train', 'validation', ...)
+                 )->pd.DataFrame:
+    "`image_id` and absolute `path` of the images a folder holds (a fetch store: its manifest's `ok` rows)"
+    src = user_path(src)
+    if not src.is_dir(): raise FileNotFoundError(f"{src}: no such image folder")
+    if not manifest_file(src).exists(): return scan_images(_image_root(src, split))
+    m = read_manifest(src)
+    m = m[(m.status == 'ok') & (m.path.fillna('').astype(str) != '')]
+    return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(object), 'path': [str(src/p) for p in m.path]})
 
 # %% ../nbs/00_core.ipynb #393f1b53
 _MAGIC = ((b'\xff\xd8\xff', 'jpeg'), (b'\x89PNG\r\n\x1a\n', 'png'), (b'GIF8', 'gif'), (b'BM', 'bmp'),

@@ -31,7 +31,7 @@ from fastai.data.core import TfmdDL
 from fastai.data.load import SkipItemException
 from fastai.torch_core import no_random
 
-from .core import (IMAT_LABELS, FashionError, RESAMPLE, encode_labels, user_path, read_manifest, scan_images,
+from .core import (IMAT_LABELS, FashionError, RESAMPLE, encode_labels, user_path, stored_images,
                               check_image_files, load_image, floats)
 from .core import num_workers as default_workers
 
@@ -71,20 +71,10 @@ def toy_dataset(out, # folder to write `images/<id>.jpg` into
     return pd.DataFrame(rows, columns=['image_id', 'url', 'labels'])
 
 # %% ../nbs/03_data.ipynb #e10df321
-def _image_root(src:Path, split:str|None)->Path:
-    "Where to look for `<image_id>.jpg` files: `src/images/<split>`, `src/images` or `src`, the first that exists"
-    for d in ([src/'images'/split] if split else []) + [src/'images']:
-        if d.is_dir(): return d
-    return src
-
 def _stored(src, root=None, split=None)->pd.DataFrame:
-    "`image_id`, absolute `path` of the stored images of `src` (a fetch folder, an image folder or a manifest DataFrame)"
-    if isinstance(src, pd.DataFrame): m, root = src, user_path(ifnone(root, '.'))
-    else:
-        src = user_path(src); root = user_path(ifnone(root, src))
-        if not src.is_dir(): raise FileNotFoundError(f"{src}: no such image folder")
-        if not (src/'manifest.csv').exists(): return scan_images(_image_root(src, split))
-        m = read_manifest(src)
+    "`image_id`, absolute `path` of the images of `src`: a folder (`core.stored_images`) or a manifest DataFrame"
+    if not isinstance(src, pd.DataFrame): return stored_images(src, split)
+    m, root = src, user_path(ifnone(root, '.'))
     if 'status' in m.columns: m = m[m.status == 'ok']
     return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(),
                          'path': [str(root/p) for p in m.path]})  # `root/p` is `p` when `p` is absolute
@@ -92,7 +82,7 @@ def _stored(src, root=None, split=None)->pd.DataFrame:
 # %% ../nbs/03_data.ipynb #f22fd3e9
 def image_paths(df:pd.DataFrame, # `image_id`, `labels` (from `core.load_imat`)
                 src, # fetch output folder (with `manifest.csv`), a folder of images, or a manifest DataFrame
-                root=None, # folder a manifest DataFrame's relative paths are relative to (default: `src` when a folder)
+                root=None, # folder a manifest DataFrame's relative paths are relative to (default: the current folder)
                 split:str|None=None, # without a manifest, look in `src/images/<split>` first ('train', 'validation', ...)
                )->pd.DataFrame:
     "`df` with an absolute `path` column, keeping only images that were fetched (`attrs['n_missing']` the others)"

@@ -26,7 +26,7 @@ from PIL import Image
 from scipy.cluster.hierarchy import leaves_list, linkage
 
 from .core import (IMAT_LABELS, atomic_write, cli_errors, encode_sparse, label_names, label_vocab, load_image,
-                              load_imat, manifest_file, read_label_names, read_manifest, scan_images, to_rgb, user_path)
+                              load_imat, manifest_file, read_label_names, read_manifest, scan_images, stored_images, to_rgb, user_path)
 
 # %% auto #0
 __all__ = ['HASH_VERSION', 'label_counts', 'labels_per_image', 'label_summary', 'split_summary', 'compare_splits',
@@ -841,14 +841,6 @@ def hash_files(files:pd.DataFrame, # `image_id`, `path` of the image files
     return out
 
 # %% ../nbs/02_eda.ipynb #6909f05b
-def _store_files(store:Path)->pd.DataFrame:
-    "`image_id`, absolute `path` of the images of a fetch store (`manifest.csv`) or a folder of image files"
-    if not store.is_dir(): raise FileNotFoundError(f"{store}: no such image folder")
-    if not manifest_file(store).exists(): return scan_images(store)
-    m = read_manifest(store)
-    m = m[(m.status == 'ok') & (m.path.fillna('').astype(str) != '')]
-    return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(object), 'path': [str(store/p) for p in m.path]})
-
 def image_hashes(store, # a fetch store (manifest.csv + images/) or a folder of image files
                  workers:int=None, # processes (default: every core)
                  cache:bool=True, # reuse and update `store/hashes.npz`
@@ -856,7 +848,7 @@ def image_hashes(store, # a fetch store (manifest.csv + images/) or a folder of 
                 )->pd.DataFrame:
     "pHash and colour thumbnail of every image of a store: `image_id, path, phash, colour` (see `hash_files`)"
     store = user_path(store)
-    return hash_files(_store_files(store), store/'hashes.npz' if cache else None, workers, verbose=verbose)
+    return hash_files(stored_images(store), store/'hashes.npz' if cache else None, workers, verbose=verbose)
 
 # %% ../nbs/02_eda.ipynb #431dbabc
 def _mih_plan(n:int, k:int)->tuple:
