@@ -83,4 +83,4 @@ def test_readme_commands_run_as_written(project):
     assert json.loads((run/'model.json').read_text())['pretrained'] == 'imagenet'
     sub = (run/'predict/submission.csv').read_text().splitlines()
     assert sub[0] == 'image_id,label_id' and len(sub) == n['test'] + 1
-    assert (proj/'runs/eda/index.html').exists()
+    assert (proj/'runs/eda/report.html').exists()
