@@ -11,6 +11,7 @@ __all__ = ['TOY_LABELS', 'toy_dataset', 'image_paths', 'Preprocess', 'BadImage',
 
 # %% ../nbs/03_data.ipynb #bcc046b5
 import io, os, tempfile, warnings
+from itertools import chain
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from fastai.data.core import TfmdDL
 from fastai.data.load import SkipItemException
 from fastai.torch_core import no_random
 
-from .core import (IMAT_LABELS, FashionError, RESAMPLE, encode_labels, user_path, stored_images,
+from .core import (IMAT_LABELS, FashionError, RESAMPLE, encode_labels, user_path, stored_images, join_paths,
                               check_image_files, load_image, floats)
 from .core import num_workers as default_workers
 
@@ -76,8 +77,7 @@ def _stored(src, root=None, split=None)->pd.DataFrame:
     if not isinstance(src, pd.DataFrame): return stored_images(src, split)
     m, root = src, user_path(ifnone(root, '.'))
     if 'status' in m.columns: m = m[m.status == 'ok']
-    return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(),
-                         'path': [str(root/p) for p in m.path]})  # `root/p` is `p` when `p` is absolute
+    return pd.DataFrame({'image_id': m.image_id.astype(str).to_numpy(), 'path': join_paths(root, m.path)})
 
 # %% ../nbs/03_data.ipynb #f22fd3e9
 def image_paths(df:pd.DataFrame, # `image_id`, `labels` (from `core.load_imat`)
@@ -234,11 +234,13 @@ def count(self:BadImageLog)->int:
 def _abs_paths(df:pd.DataFrame)->pd.DataFrame:
     "`df` (which must have a `path` column) with absolute paths"
     if 'path' not in df.columns: raise ValueError("give `src` (where the images are) or a DataFrame with a 'path' column")
-    return df.assign(path=[str(user_path(p)) for p in df.path])
+    rel = ~df.path.astype(str).str.startswith(os.sep)
+    return df.assign(path=[str(user_path(p)) if r else p for p, r in zip(df.path.astype(str), rel)]) if rel.any() else df
 
 def _check_labels(df:pd.DataFrame, vocab:list):
     "Every label of `df` is in `vocab`, or a `FashionError` naming the first image that is not"
     known = set(vocab)
+    if set(chain.from_iterable(df['labels'])) <= known: return
     for iid, ls in zip(df.image_id, df['labels']):
         bad = [l for l in ls if l not in known]
         if bad: raise FashionError(f"image {iid!r}: labels {bad} are not in the vocabulary")
