@@ -23,8 +23,9 @@ from .core import (IMAT_LABELS, IMG_EXTS, FashionError, atomic_write, cli_errors
                               scan_images, user_path, is_terminal)
 from .core import num_workers as default_workers
 from .data import Preprocess, PreprocessOpen, test_dl
-from .metrics import load_thresholds, threshold_vector, predict_labels
+from .metrics import load_thresholds, threshold_vector
 from .model import load_model
+from .stack import is_stack, load_stack, member_matrix, task_decode
 from fastai.learner import Learner, load_learner
 from fastai.data.core import DataLoaders
 from fastai.callback.progress import ProgressCallback
@@ -33,7 +34,7 @@ from fastai.torch_core import default_device
 # %% auto #0
 __all__ = ['PredictError', 'load_run', 'Predictor', 'tta_spec', 'TTAMismatchWarning', 'check_tta', 'find_images',
            'make_submission', 'write_submission', 'SubmissionCheck', 'check_submission', 'save_probs', 'load_probs',
-           'average_probs', 'predict', 'fashion_predict', 'fashion_check_submission']
+           'average_probs', 'EnsemblePredictor', 'predict', 'fashion_predict', 'fashion_check_submission']
 
 # %% ../nbs/07_predict.ipynb #92c9c7fa
 class PredictError(FashionError, ValueError):
@@ -196,6 +197,7 @@ def make_submission(ids:list, # image ids, in the order of the test file
                     th:dict, # thresholds (from `metrics.load_thresholds`)
                     top1:bool|None=None, # always predict the top label (default: as tuned, `th['top1']`)
                     fallback:str='prior', # labels for NaN rows: 'prior' (frequent labels) or 'empty'
+                    rules:dict|None=None, # task rules of an ensemble (see `stack.task_decode`); None: thresholds only
                    )->pd.DataFrame:
     "The submission DataFrame `image_id, label_id` (space-separated label ids)"
     if fallback not in ('prior', 'empty'): raise ValueError(f"fallback must be 'prior' or 'empty', not {fallback!r}")
@@ -204,10 +206,10 @@ def make_submission(ids:list, # image ids, in the order of the test file
     top1 = th.get('top1', False) if top1 is None else top1
     t = threshold_vector(th, vocab)
     ok = np.isfinite(probs).all(1)
-    pred = predict_labels(np.where(ok[:, None], probs, 0.), t, top1)
+    pred = task_decode(np.where(ok[:, None], probs, 0.), t, vocab, rules, top1)
     if (~ok).any():
         pri = th.get('priors') if fallback == 'prior' else None
-        fb = predict_labels(np.array([[pri.get(str(v), 0.) for v in vocab]]), t, top1)[0] if pri else np.zeros(len(vocab), bool)
+        fb = task_decode(np.array([[pri.get(str(v), 0.) for v in vocab]]), t, vocab, rules, top1)[0] if pri else np.zeros(len(vocab), bool)
         pred[~ok] = fb
     v = np.asarray([str(o) for o in vocab], dtype=object)
     sub = pd.DataFrame({'image_id': [str(i) for i in ids], 'label_id': [' '.join(v[r]) for r in pred]})
@@ -366,6 +368,40 @@ def average_probs(*paths)->dict:
         m = np.nanmean(np.stack([d['probs'] for d in ds]), 0)
     return dict(ds[0], probs=m, ok=np.isfinite(m).all(1))
 
+# %% ../nbs/07_predict.ipynb #d92f7f13
+def _member_dir(ens_dir:Path, m:dict)->Path:
+    "A member's run folder: recorded relative to the ensemble folder, else its absolute path"
+    for p in ([ens_dir/m['rel']] if m.get('rel') else []) + [Path(m['run'])]:
+        if p.is_dir(): return p
+    raise PredictError(f"{ens_dir/'ensemble.json'}: member run {m['run']} not found (moved or deleted?)")
+
+class EnsemblePredictor:
+    "The members of an ensemble folder, each predicting with its own model and spec, combined by its `stack.Stack`"
+    def __init__(self, ens_dir, # an ensemble folder (`ensemble.json`, from `fashion-ensemble`)
+                 unsafe_pickle:bool=False, # load the members' export.pkl (a pickle: runs code) instead of model.pth
+                 **kwargs, # for every member's `Predictor` (`bs`, `num_workers`, `device`)
+                ):
+        self.ens_dir = user_path(ens_dir); self.stack = load_stack(self.ens_dir)
+        self.vocab, self.rules = self.stack.vocab, self.stack.rules
+        self.members = [Predictor.from_run(_member_dir(self.ens_dir, m), unsafe_pickle, **kwargs) for m in self.stack.members]
+
+
+# %% ../nbs/07_predict.ipynb #1ba347e6
+@patch
+def probs(self:EnsemblePredictor,
+          paths:list, # image files
+          progress:bool=False, # show a progress bar
+         )->tuple:
+    "The combined probabilities (n, L) float32 (NaN rows for files a member could not read) and the readable flags (n,)"
+    paths = list(paths)
+    outs = [pr.probs(paths, tta=m.get('tta') is not None, n_tta=(m.get('tta') or {}).get('n'), progress=progress)
+            for pr, m in zip(self.members, self.stack.members)]
+    ok = np.logical_and.reduce([o for _, o in outs]) if paths else np.zeros(0, bool)
+    p = np.full((len(paths), len(self.vocab)), np.nan, np.float32)
+    if ok.any(): p[ok] = self.stack.probs(member_matrix([q[ok] for q, _ in outs], [pr.vocab for pr in self.members], self.vocab))
+    return p, ok
+
+
 # %% ../nbs/07_predict.ipynb #50e61968
 def _thresholds(run_dir:Path, thresh:float|None, vocab:list, tta:dict|None)->dict:
     "The thresholds to predict with: `thresh` for all labels, or the run's `thresholds.json`, checked against the model"
@@ -386,7 +422,7 @@ def _write_outputs(out:Path, items:pd.DataFrame, probs:np.ndarray, vocab:list, s
     atomic_write(out/'summary.json', json.dumps(summ, indent=1))
 
 # %% ../nbs/07_predict.ipynb #7dce572a
-def predict(run_dir, # training run folder (model.pth + model.json, and thresholds.json)
+def predict(run_dir, # training run folder (model.pth + model.json, and thresholds.json), or an ensemble folder
             src, # test JSON, or a folder of images
             images=None, # folder the test JSON's images were fetched into (default: the JSON's folder)
             out=None, # output folder (default: RUN_DIR/predict)
@@ -404,17 +440,19 @@ def predict(run_dir, # training run folder (model.pth + model.json, and threshol
     "Predict the images of `src` with the run's model; write submission.csv, probs.npz, problems.csv, summary.json"
     t0 = time.time()
     run_dir = user_path(run_dir); out = user_path(ifnone(out, run_dir/'predict'))
-    pr = Predictor.from_run(run_dir, unsafe_pickle, bs=bs, num_workers=num_workers, device=device)
-    spec = tta_spec(tta, ifnone(n_tta, pr.pre.tta_n), pr.pre.tta_beta)
+    ens = is_stack(run_dir)
+    if ens and tta: raise PredictError(f"{run_dir}: an ensemble predicts each member as its validation probabilities were made; --tta does not apply")
+    pr = (EnsemblePredictor if ens else Predictor.from_run)(run_dir, unsafe_pickle, bs=bs, num_workers=num_workers, device=device)
+    spec = None if ens else tta_spec(tta, ifnone(n_tta, pr.pre.tta_n), pr.pre.tta_beta)
     th = _thresholds(run_dir, thresh, pr.vocab, spec)
     items = find_images(src, images)
     have = items.path.notna().to_numpy()
     if not have.any(): raise PredictError(f"none of the {len(items):,} images has a file ({items.problem.iloc[0]}): check --images")
     probs = np.full((len(items), len(pr.vocab)), np.nan, np.float32)
-    p, ok = pr.probs(items.path[have].tolist(), tta=tta, n_tta=n_tta, progress=progress)
+    p, ok = pr.probs(items.path[have].tolist(), progress=progress) if ens else pr.probs(items.path[have].tolist(), tta=tta, n_tta=n_tta, progress=progress)
     probs[have] = p
     items.loc[np.flatnonzero(have)[~ok], 'problem'] = 'unreadable image file'
-    sub = make_submission(items.image_id, probs, pr.vocab, th, top1, fallback)
+    sub = make_submission(items.image_id, probs, pr.vocab, th, top1, fallback, pr.rules if ens else None)
     secs = time.time() - t0
     summ = dict(run_dir=str(run_dir), src=str(src), n_images=len(items), n_predicted=int(np.isfinite(probs).all(1).sum()),
                 n_fallback=int((items.problem != '').sum()), fallback=fallback, tta=spec, thresholds=th['mode'],
@@ -427,7 +465,7 @@ def predict(run_dir, # training run folder (model.pth + model.json, and threshol
 # %% ../nbs/07_predict.ipynb #9f36b3ea
 @call_parse
 @cli_errors
-def fashion_predict(run_dir:str, # training run folder (model.pth + model.json + thresholds.json)
+def fashion_predict(run_dir:str, # training run folder (model.pth + model.json + thresholds.json), or an ensemble folder (fashion-ensemble)
                     src:str, # test JSON (with --images) or a folder of images
                     images:str=None, # folder the test JSON's images were fetched into (default: the JSON's folder)
                     out:str=None, # output folder (default: RUN_DIR/predict)
