@@ -46,13 +46,14 @@ def test_readme_commands_are_found():
 def project(tmp_path_factory):
     "A project folder with Kaggle-form data/{train,validation,test}.json whose URLs point at a local server"
     tmp = tmp_path_factory.mktemp('readme')
-    synth = make_dataset(tmp/'synth', n_train=48, n_valid=24, n_test=24, seed=0, size=96, workers=1)
+    synth = make_dataset(tmp/'synth', n_train=48, n_valid=40, n_test=24, seed=0, size=96, workers=1)
     with serve_images(synth) as url:
         set_base_url(synth, url)
         proj = tmp/'project'; (proj/'data').mkdir(parents=True)
         for f in ('train.json', 'validation.json', 'test.json'): shutil.copy(synth/f, proj/'data'/f)
         torch_home = tmp/'torch'
-        seed_weights_cache('resnet34', torch_home)  # random weights where torchvision looks for its download
+        for arch in set(re.findall(r'--arch (\w+)', ' '.join(readme_commands()))):
+            seed_weights_cache(arch, torch_home)  # random weights where torchvision looks for its download
         env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", TORCH_HOME=str(torch_home), MPLBACKEND='Agg',
                    FASHION_TRAIN_DEFAULTS='epochs=1 bs=16 lr_find_iters=8')
         yield proj, env, synth
@@ -81,6 +82,8 @@ def test_readme_commands_run_as_written(project):
     stages = cfg['run']['stages']
     assert stages[0]['frozen'] and not stages[1]['frozen']  # the pretrained branch: frozen head epoch, then unfrozen
     assert json.loads((run/'model.json').read_text())['pretrained'] == 'imagenet'
-    sub = (run/'predict/submission.csv').read_text().splitlines()
-    assert sub[0] == 'image_id,label_id' and len(sub) == n['test'] + 1
+    for r in (run, proj/'runs/ens'):
+        sub = (r/'predict/submission.csv').read_text().splitlines()
+        assert sub[0] == 'image_id,label_id' and len(sub) == n['test'] + 1
+    assert json.loads((proj/'runs/ens/ensemble.json').read_text())['members']
     assert (proj/'runs/eda/report.html').exists()
