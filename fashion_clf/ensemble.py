@@ -15,7 +15,7 @@ from fastcore.script import call_parse, store_true
 
 from .core import FashionError, atomic_write, cli_errors, encode_labels, encode_sparse, load_imat, user_path
 from .stack import (CANDIDATES, LabelStats, choose_combiner, cv_summary, default_combiners, fit_stack, label_stats, label_tasks,
-                               member_matrix, nested_cv, save_stack, union_vocab)
+                               Stack, member_matrix, nested_cv, save_stack, union_vocab)
 from .predict import Predictor, find_images, load_probs, save_probs
 
 # %% auto #0

@@ -1,19 +1,24 @@
-"End to end: `fashion-demo --size tiny` in a subprocess writes every output, and its submission validates"
+"End to end: `fashion-demo --size tiny` in a subprocess, run as a user runs it (no --out: `./fashion_demo`), writes every output, and its figures are the files'"
 import json, subprocess, sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from fashion_clf.core import encode_labels, load_imat
+from fashion_clf.metrics import load_thresholds, micro_f1, predict_labels, threshold_vector
+from fashion_clf.predict import load_probs
 
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp('demo')/'out'
-    r = subprocess.run([str(BIN/'fashion-demo'), '--out', str(out), '--size', 'tiny', '--quiet'],
+    cwd = tmp_path_factory.mktemp('demo'); out = cwd/'fashion_demo'   # the default output folder, relative to where it runs
+    r = subprocess.run([str(BIN/'fashion-demo'), '--size', 'tiny', '--quiet'], cwd=cwd,
                        capture_output=True, text=True, timeout=900, env={'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '2',
-                                                                        'PATH': str(BIN), 'HOME': str(out.parent)})
+                                                                        'PATH': str(BIN), 'HOME': str(cwd)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out, r.stdout
 
@@ -25,7 +30,15 @@ def test_summary(demo):
         assert k in s, k
     n = json.loads((out/'synth/synth.json').read_text())
     assert s['images_fetched'] == sum(n['counts'].values()) == 96 + 32 + 32
-    assert 0 <= s['micro_f1_at_0.5'] <= 1 and 0 <= s['micro_f1_tuned'] <= 1 and s['seconds'] > 0
+    # the reported scores are those of the files the demo wrote: validation probabilities, thresholds, test probabilities
+    th = load_thresholds(out/'run')
+    for npz, labels, key in (('run/report/valid_probs.npz', 'synth/validation.json', ''), ('predict/probs.npz', 'synth/test_labels.json', 'test_')):
+        d, df = load_probs(out/npz), load_imat(out/labels, warn=False)
+        p = d['probs'][pd.Index(d['ids']).get_indexer(df.image_id)]
+        y = encode_labels(df.labels, d['vocab'])
+        assert s[f'{key}micro_f1_at_0.5'] == pytest.approx(micro_f1(y, p >= 0.5))
+        assert s[f'{key}micro_f1_tuned'] == pytest.approx(micro_f1(y, predict_labels(p, threshold_vector(th, d['vocab']), th['top1'])))
+    assert s['threshold_mode'] == th['mode'] and set(s['stage_seconds']) and s['run_dir'] == str(out/'run')
     assert 'fashion-demo (tiny) finished' in stdout and 'validation micro-F1 tuned' in stdout
     assert not any(l.startswith('== [') for l in stdout.splitlines()), '--quiet prints only the summary'
 
