@@ -33,7 +33,7 @@ from fastai.data.load import SkipItemException
 from fastai.torch_core import no_random
 
 from .core import (IMAT_LABELS, FashionError, RESAMPLE, encode_labels, user_path, stored_images, join_paths,
-                              check_image_files, load_image, floats)
+                              check_image_files, load_image, floats, is_terminal)
 from .core import num_workers as default_workers
 
 # %% ../nbs/03_data.ipynb #7d989fa4
@@ -380,6 +380,7 @@ def cache_dl(dl:SafeDL, # a loader whose per-item transforms are deterministic
             )->CachedDL:
     "A copy of `dl` that serves its items from memory: each is opened, resized and encoded once, here"
     n, its = len(dl.dataset), []
+    progress = progress and is_terminal()  # a bar written to a log file is one endless line
     with no_random():  # leave the random state as it was, so that a seeded run trains the same with or without cache
         for i in (progress_bar(range(n), leave=False) if progress else range(n)):
             its.append(dl.do_item(i))

@@ -150,11 +150,11 @@ def format_demo_summary(s:dict)->str:
         f"  validation micro-F1 @0.5:  {s['micro_f1_at_0.5']:.4f}",
         f"  validation micro-F1 tuned: {s['micro_f1_tuned']:.4f} ({s['threshold_mode']} thresholds)",
         f"  test micro-F1 @0.5 / tuned: {s['test_micro_f1_at_0.5']:.4f} / {s['test_micro_f1_tuned']:.4f}",
-        f"  submission: {s['submission']} ({s['submission_check']})",
+        f"  submission: {s['submission_check']}",
         f"  EDA report: {s['eda_report']}",
         f"  evaluation report: {s['evaluation_report']}",
         f"  run folder: {s['run_dir']}",
-        f"  seconds by stage: {s['stage_seconds']}"])
+        "  seconds by stage:", *(f"    {v:7.1f}  {k}" for k, v in s['stage_seconds'].items())])
 
 # %% ../nbs/12_demo.ipynb #a6de9b1c
 @call_parse

@@ -20,7 +20,7 @@ from fastcore.meta import delegates
 from fastcore.script import call_parse, store_true
 from fastprogress.fastprogress import progress_bar
 
-from .core import atomic_write, cli_errors, user_path
+from .core import atomic_write, cli_errors, is_terminal, user_path
 
 # %% ../nbs/10_synth.ipynb #8680bebd
 _TASKS = {'category':1, 'color':2, 'gender':3, 'material':4, 'neckline':5, 'pattern':6, 'sleeve':7, 'style':8, 'detail':9}
@@ -679,6 +679,7 @@ def _job(a):
 
 def _render_all(jobs, workers, progress):
     "The results of `_job` over `jobs`, in their order, rendered in `workers` processes"
+    progress = progress and is_terminal()  # a bar written to a log file is one endless line
     if workers > 1 and len(jobs) >= 32:
         ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
         with ctx.Pool(workers) as pool:

@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
     cwd = tmp_path_factory.mktemp('demo'); out = cwd/'fashion_demo'   # the default output folder, relative to where it runs
-    r = subprocess.run([str(BIN/'fashion-demo'), '--size', 'tiny', '--quiet'], cwd=cwd,
+    r = subprocess.run([str(BIN/'fashion-demo'), '--size', 'tiny'], cwd=cwd,   # output to a pipe, as to a log file
                        capture_output=True, text=True, timeout=900, env={'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '2',
                                                                         'PATH': str(BIN), 'HOME': str(cwd)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -40,7 +40,15 @@ def test_summary(demo):
         assert s[f'{key}micro_f1_tuned'] == pytest.approx(micro_f1(y, predict_labels(p, threshold_vector(th, d['vocab']), th['top1'])))
     assert s['threshold_mode'] == th['mode'] and set(s['stage_seconds']) and s['run_dir'] == str(out/'run')
     assert 'fashion-demo (tiny) finished' in stdout and 'validation micro-F1 tuned' in stdout
-    assert not any(l.startswith('== [') for l in stdout.splitlines()), '--quiet prints only the summary'
+
+
+def test_log_lines(demo):
+    "Written to a pipe or a log file (not a terminal), progress is plain lines, not redrawn bars that make one endless line"
+    _, stdout = demo
+    lines = stdout.splitlines()
+    assert sum(l.startswith('== [') for l in lines) == 7, stdout[:2000]
+    assert max(map(len, lines)) < 400, max(lines, key=len)[:400]
+    assert '\r' not in stdout
 
 
 @pytest.mark.parametrize('rel', ['synth/train.json', 'synth/validation.json', 'synth/test.json', 'synth/label_map.csv',
