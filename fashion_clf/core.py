@@ -23,12 +23,12 @@ from PIL import Image, ImageOps
 from fastcore.script import CliError, is_cli
 
 # %% auto #0
-__all__ = ['IMAT_LABELS', 'IMAT_SPLITS', 'MANIFEST_COLUMNS', 'MANIFEST_STATUSES', 'MAX_PIXELS', 'IMG_EXTS', 'RESAMPLE',
-           'FashionError', 'ImatFormatError', 'ManifestError', 'ImatWarning', 'user_path', 'atomic_write', 'load_imat',
-           'label_vocab', 'encode_sparse', 'encode_labels', 'decode_labels', 'read_label_names', 'label_names',
-           'write_fastai_csv', 'read_fastai_csv', 'imat_files', 'manifest_file', 'ManifestWriter', 'read_manifest',
-           'open_image', 'to_rgb', 'load_image', 'scan_images', 'join_paths', 'stored_images', 'check_image_files',
-           'num_workers', 'ints', 'floats', 'is_terminal', 'warning_lines', 'cli_errors']
+__all__ = ['IMAT_LABELS', 'IMAT_SPLITS', 'MANIFEST_COLUMNS', 'MANIFEST_STATUSES', 'MAX_PIXELS', 'IMG_EXTS', 'DECODE_ERRORS',
+           'RESAMPLE', 'FashionError', 'ImatFormatError', 'ManifestError', 'ImatWarning', 'user_path', 'atomic_write',
+           'load_imat', 'label_vocab', 'encode_sparse', 'encode_labels', 'decode_labels', 'read_label_names',
+           'label_names', 'write_fastai_csv', 'read_fastai_csv', 'imat_files', 'manifest_file', 'ManifestWriter',
+           'read_manifest', 'open_image', 'to_rgb', 'load_image', 'scan_images', 'join_paths', 'stored_images',
+           'check_image_files', 'num_workers', 'ints', 'floats', 'is_terminal', 'warning_lines', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #626492b8
 class FashionError(Exception):
@@ -443,6 +443,7 @@ def read_manifest(out, # a fetch folder, or its manifest CSV
 # %% ../nbs/00_core.ipynb #fd624628
 MAX_PIXELS = 89_478_485  # Pillow's default limit: a 2**28 / 3 pixels image is a "decompression bomb"
 IMG_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff')
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)  # what decoding a damaged or non-image file raises
 RESAMPLE = {'box': Image.Resampling.BOX, 'bilinear': Image.Resampling.BILINEAR, 'hamming': Image.Resampling.HAMMING,
             'bicubic': Image.Resampling.BICUBIC, 'lanczos': Image.Resampling.LANCZOS, 'nearest': Image.Resampling.NEAREST}
 
