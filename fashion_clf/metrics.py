@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support
 
-from .core import FashionError, atomic_write, label_names, user_path
+from .core import FashionError, atomic_write, label_names, read_json, user_path
 
 # %% auto #0
 __all__ = ['MODES', 'simulate_probs', 'f1_curve', 'best_threshold', 'predict_labels', 'micro_f1', 'label_thresholds',
@@ -282,10 +282,7 @@ def load_thresholds(path, # a `thresholds.json` file, or the run folder that hol
     "Read and check a `thresholds.json`"
     path = user_path(path)
     if path.is_dir(): path = path/'thresholds.json'
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no thresholds; tune them first with `fashion-evaluate {path.parent} VALID.json --images IMAGES`")
-    try: th = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ThresholdsError(f"{path}: not valid JSON ({e})") from None
+    th = read_json(path, ThresholdsError, f"no thresholds; tune them first with `fashion-evaluate {path.parent} VALID.json --images IMAGES`")
     _check_thresholds(th, path)
     return th
 

@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # (see `data`: fastai's first import warns abou
     from fastai.vision.models.xresnet import XResNet, ResBlock
     from fastai.vision.learner import create_vision_model, create_timm_model, create_body, default_split, model_meta
 
-from .core import FashionError, atomic_write, user_path, encode_sparse
+from .core import FashionError, atomic_write, read_json, user_path, encode_sparse
 from .data import Preprocess
 
 # %% ../nbs/04_model.ipynb #379034fe
@@ -221,7 +221,7 @@ def load_model(run_dir, # a folder with `model.pth` and `model.json` (from `save
     run_dir = user_path(run_dir)
     for f in ('model.json', 'model.pth'):
         if not (run_dir/f).exists(): raise FileNotFoundError(f"{run_dir/f}: missing (a run saves it with `save_model` at its end)")
-    meta = json.loads((run_dir/'model.json').read_text())
+    meta = read_json(run_dir/'model.json')
     if not meta.get('arch') or not meta.get('n_out'): raise FashionError(f"{run_dir/'model.json'}: needs 'arch' and 'n_out'")
     model = build_model(meta['arch'], meta['n_out'], head_bias=meta.get('head_bias', False))
     model.load_state_dict(torch.load(run_dir/'model.pth', map_location='cpu', weights_only=True))

@@ -21,7 +21,7 @@ from sklearn.model_selection import KFold
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from .core import FashionError, atomic_write, read_label_names, user_path
+from .core import FashionError, atomic_write, read_json, read_label_names, user_path
 from .metrics import best_threshold, micro_f1, predict_labels, save_thresholds, load_thresholds, threshold_vector, tune_thresholds
 
 # %% auto #0
@@ -285,9 +285,7 @@ def save_combiner(c:Combiner, folder)->Path:
 def load_combiner(folder)->Combiner:
     "The combiner saved by `save_combiner` in `folder`"
     folder = user_path(folder); f = folder/'combiner.json'
-    try: d = json.loads(f.read_text())
-    except FileNotFoundError: raise StackError(f"{f}: missing") from None
-    except json.JSONDecodeError as e: raise StackError(f"{f}: not valid JSON ({e})") from None
+    d = read_json(f, StackError, 'missing')
     if d.get('kind') not in COMBINERS: raise StackError(f"{f}: unknown combiner kind {d.get('kind')!r} (known: {', '.join(COMBINERS)})")
     arrays, text = {}, None
     if (folder/'combiner.npz').exists():
@@ -511,9 +509,7 @@ def is_stack(folder)->bool: return (user_path(folder)/'ensemble.json').is_file()
 def load_stack(folder)->Stack:
     "The `Stack` saved in `folder` by `save_stack`"
     folder = user_path(folder); f = folder/'ensemble.json'
-    try: d = json.loads(f.read_text())
-    except FileNotFoundError: raise StackError(f"{f}: missing (not an ensemble folder)") from None
-    except json.JSONDecodeError as e: raise StackError(f"{f}: not valid JSON ({e})") from None
+    d = read_json(f, StackError, 'missing (not an ensemble folder)')
     miss = [k for k in ('vocab', 'members', 'rules', 'task', 'kinds') if k not in d]
     if miss: raise StackError(f"{f}: missing {miss}")
     try:

@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # (see `data`: fastai's first import warns abou
                                    set_seed, rank_distrib, num_distrib, LongTensor)
     from fastai.distributed import DistributedDL, DistributedTrainer
 
-from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors, is_terminal
+from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors, is_terminal, read_json
 from .data import Preprocess, BadImageLog, image_items, image_paths, get_dls
 from .eda import duplicate_pairs, hash_files, image_hashes
 from .model import (get_arch, arch_name, build_model, label_prior, init_prior_bias, pretrained_model, load_weights,
@@ -394,7 +394,7 @@ def _resume_state(run_dir:Path, resume:bool)->dict|None:
         return None
     if not (run_dir/'state.json').exists() or not (run_dir/'models/last.pth').exists():
         raise FashionError(f"{run_dir}: nothing to resume (no state.json or models/last.pth)")
-    return json.loads((run_dir/'state.json').read_text())
+    return read_json(run_dir/'state.json')
 
 def _trim_history(run_dir:Path, state:dict):
     "Drop the rows of `history.csv` of the epochs a resumed run will do again"
@@ -514,8 +514,7 @@ def _resume_dir(run_dir, **kwargs)->Learner:
     "Continue the run in `run_dir` with the data and options of its `config.json` (`quiet` may change)"
     if run_dir is None: raise ValueError("resume needs the run folder (--run-dir)")
     f = user_path(run_dir)/'config.json'
-    if not f.exists(): raise FileNotFoundError(f"{f}: no such file, nothing to resume")
-    saved = json.loads(f.read_text())
+    saved = read_json(f, missing='no such file, nothing to resume')
     data, opts = saved['run']['data'], {k: v for k, v in saved.items() if k != 'run'}
     opts.update({k: v for k, v in kwargs.items() if k == 'quiet'})
     return train_dir(**data, run_dir=run_dir, _resume=True, **opts)
