@@ -26,8 +26,8 @@ from .metrics import best_threshold, micro_f1, predict_labels, save_thresholds, 
 
 # %% auto #0
 __all__ = ['KINDS', 'COMBINERS', 'DECODINGS', 'CANDIDATES', 'label_tasks', 'task_kinds', 'LabelStats', 'label_stats',
-           'simulate_members', 'blend', 'fit_weights', 'stack_features', 'Combiner', 'Member', 'BestMember', 'Blend',
-           'MLPStacker', 'GBMStacker', 'StackError', 'save_combiner', 'load_combiner', 'task_decode', 'kfold',
+           'simulate_members', 'blend_probs', 'fit_weights', 'stack_features', 'Combiner', 'Member', 'BestMember',
+           'Blend', 'MLPStacker', 'GBMStacker', 'StackError', 'save_combiner', 'load_combiner', 'task_decode', 'kfold',
            'oof_probs', 'choose_decodings', 'nested_cv', 'cv_summary', 'choose_combiner', 'default_combiners', 'Stack',
            'fit_stack', 'union_vocab', 'member_matrix', 'save_stack', 'is_stack', 'load_stack']
 
@@ -102,7 +102,7 @@ def simulate_members(y:np.ndarray, # true labels, (n, L) 0/1
     return np.stack(out).astype(np.float32)
 
 # %% ../nbs/06a_stack.ipynb #4bb6f49d
-def blend(P:np.ndarray, # members' probabilities, (m, n, L)
+def blend_probs(P:np.ndarray, # members' probabilities, (m, n, L)
           w=None, # one weight per member (default: equal)
          )->np.ndarray:
     "Weighted mean (n, L) of the members' probabilities; NaN entries are left out of the mean"
@@ -146,7 +146,7 @@ def stack_features(P:np.ndarray, # members' probabilities, (m, n, L)
                   )->tuple:
     "The second stage's features (n*L, F) float32, one row per (image, label), and their names"
     P = np.asarray(P, dtype=np.float64); m, n, L = P.shape
-    q = blend(P); q = np.where(np.isfinite(q), q, stats.prior)
+    q = blend_probs(P); q = np.where(np.isfinite(q), q, stats.prior)
     Pm, lq = np.where(np.isfinite(P), P, q), _logit(q)
     f = {f'member_{k}': _logit(Pm[k]) for k in range(m)}
     f.update(mean=lq, spread=_logit(Pm).std(0), prior=np.broadcast_to(_logit(stats.prior), (n, L)))
@@ -184,7 +184,7 @@ class Blend(Combiner):
     def fit(self, y, P, stats):
         if self.tune: self.weights = fit_weights(y, P, self.rounds).tolist()
         return self
-    def predict(self, P, stats): return blend(P, self.weights)
+    def predict(self, P, stats): return blend_probs(P, self.weights)
     def params(self): return dict(weights=None if self.weights is None else [float(o) for o in self.weights], tune=self.tune, rounds=self.rounds)
 
 # %% ../nbs/06a_stack.ipynb #ad30d314
