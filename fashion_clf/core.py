@@ -28,8 +28,8 @@ __all__ = ['IMAT_LABELS', 'IMAT_SPLITS', 'MANIFEST_COLUMNS', 'MANIFEST_STATUSES'
            'read_json', 'load_imat', 'label_vocab', 'encode_sparse', 'encode_labels', 'decode_labels',
            'read_label_names', 'label_names', 'write_fastai_csv', 'read_fastai_csv', 'imat_files', 'manifest_file',
            'ManifestWriter', 'read_manifest', 'open_image', 'to_rgb', 'load_image', 'scan_images', 'join_paths',
-           'stored_images', 'check_image_files', 'num_workers', 'ints', 'floats', 'is_terminal', 'warning_lines',
-           'cli_errors']
+           'stored_images', 'check_image_files', 'cpu_cores', 'num_workers', 'ints', 'floats', 'is_terminal',
+           'warning_lines', 'cli_errors']
 
 # %% ../nbs/00_core.ipynb #626492b8
 class FashionError(Exception):
@@ -209,7 +209,8 @@ def _fast_annotations(anns, idk, lk, index):
     aid = raw if t is str else [str(x) for x in raw]
     if len(set(aid)) != len(aid) or not index.keys() >= set(aid) or not all(type(l) is list for l in ls): return None
     flat = list(chain.from_iterable(ls))
-    uniq = set(flat)
+    try: uniq = set(flat)
+    except TypeError: return None  # a list or a dict as a label: the record-by-record path names it
     norm = {v: _label_str(v) for v in uniq}
     if any(v is None for v in norm.values()): return None
     if any(k != v for k, v in norm.items()): ls = [[norm[x] for x in l] for l in ls]
@@ -399,9 +400,11 @@ class ManifestWriter:
     def __init__(self, path):
         self.path = manifest_file(path); self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        size = os.fstat(self.fd).st_size
-        if size == 0: os.write(self.fd, (','.join(MANIFEST_COLUMNS) + '\n').encode())
-        else: _cut_partial_line(self.path, size)
+        try:
+            size = os.fstat(self.fd).st_size
+            if size == 0: os.write(self.fd, (','.join(MANIFEST_COLUMNS) + '\n').encode())
+            else: _cut_partial_line(self.path, size)
+        except BaseException: os.close(self.fd); raise  # not a manifest: leave no open file behind
         self.last_sync = time.monotonic()
 
     def write(self, row:dict):
@@ -547,7 +550,7 @@ def _decodes(path)->bool:
     try:
         with open_image(path) as im: im.load()
         return True
-    except Exception: return False
+    except DECODE_ERRORS: return False
 
 # %% ../nbs/00_core.ipynb #a8d42404
 def _file_problem(path)->str:
@@ -575,12 +578,17 @@ def check_image_files(paths, # image files
     bad = [(p, q) for p, q in zip(paths, probs) if q]
     return pd.DataFrame(bad, columns=['path', 'problem']) if bad else pd.DataFrame({'path': pd.Series(dtype=object), 'problem': pd.Series(dtype=object)})
 
+# %% ../nbs/00_core.ipynb #e0de6a39
+def cpu_cores()->int:
+    "The cores this process may run on: its CPU affinity where the system has one (a container's limit), else all"
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+
 # %% ../nbs/00_core.ipynb #fd56bcc5
 def num_workers(n:int|None=None, # a number given by the user (returned as it is)
                )->int:
     "`n`, or the default number of decoding processes for this machine"
     if n is not None: return n
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    cores = cpu_cores()
     return 0 if cores <= 2 else min(8, cores - 1)
 
 # %% ../nbs/00_core.ipynb #78babeec

@@ -26,7 +26,8 @@ from PIL import Image
 from scipy.cluster.hierarchy import leaves_list, linkage
 
 from .core import (IMAT_LABELS, atomic_write, cli_errors, encode_sparse, label_names, label_vocab, load_image,
-                              load_imat, manifest_file, read_label_names, read_manifest, scan_images, stored_images, to_rgb, user_path)
+                              load_imat, manifest_file, read_label_names, read_manifest, scan_images, stored_images, to_rgb, user_path,
+                              DECODE_ERRORS, cpu_cores)
 
 # %% auto #0
 __all__ = ['HASH_VERSION', 'label_counts', 'labels_per_image', 'label_summary', 'split_summary', 'compare_splits',
@@ -728,12 +729,10 @@ def _hash_chunk(paths:list, # image files
     greys, cols, ok = np.zeros((n, _THUMB, _THUMB), np.uint8), np.zeros((n, _NCOL), np.uint8), np.zeros(n, bool)
     for i, p in enumerate(paths):
         try: greys[i], cols[i] = _thumbs(p); ok[i] = True
-        except Exception: pass  # missing, truncated, not an image, a decompression bomb: flagged by `ok`
+        except DECODE_ERRORS: pass  # missing, truncated, not an image, a decompression bomb: flagged by `ok`
     return dct_hashes(greys), cols, ok
 
 # %% ../nbs/02_eda.ipynb #32386673
-def _all_cores()->int: return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-
 def _pool_map(fn, chunks, workers:int):
     "`map(fn, chunks)`, in order, in `workers` processes with at most 2 chunks each in flight (in this process if <= 1)"
     if workers <= 1: yield from map(fn, chunks); return
@@ -826,7 +825,7 @@ def hash_files(files:pd.DataFrame, # `image_id`, `path` of the image files
     if verbose and len(todo): print(f"hashing {len(todo):,} images" + (f" ({n_cached:,} more from {cache})" if n_cached else ''), flush=True)
     t0 = last = time.monotonic()
     try:
-        res = _pool_map(_hash_chunk, (paths[i].tolist() for i in chunks), min(_all_cores() if workers is None else workers, len(chunks)))
+        res = _pool_map(_hash_chunk, (paths[i].tolist() for i in chunks), min(cpu_cores() if workers is None else workers, len(chunks)))
         for n, (idx, (h, c, ok)) in enumerate(zip(chunks, res)):
             e['phash'][idx], e['colour'][idx], e['ok'][idx], e['known'][idx] = h, c, ok, True
             if time.monotonic() - last > save_every:

@@ -28,7 +28,7 @@ from fastcore.script import call_parse, is_cli
 from fastprogress.fastprogress import progress_bar
 
 from .core import (MAX_PIXELS, RESAMPLE, FashionError, ManifestWriter, atomic_write, cli_errors, is_terminal,
-                              load_imat, open_image, read_manifest, to_rgb, user_path)
+                              cpu_cores, load_imat, open_image, read_manifest, to_rgb, user_path)
 
 # %% ../nbs/01_fetch.ipynb #437d58e2
 _re_plain = re.compile(r'^[0-9a-z][0-9a-z_-]{0,99}$')
@@ -530,7 +530,7 @@ def _fetch(src, out:Path, cfg:FetchConfig, fname:str=None)->tuple:
     recs, prev = _records(src, fname), read_manifest(out)
     recs, jobs, bad, counts = _plan(recs, prev, cfg)
     out.mkdir(parents=True, exist_ok=True); _clean_tmp(out)
-    workers = cfg.workers or (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
+    workers = cfg.workers or cpu_cores()
     t0, pool = time.monotonic(), _Decoders(workers).start() if jobs else None  # (before any write)
     try:
         with ManifestWriter(out) as writer:

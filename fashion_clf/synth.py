@@ -20,7 +20,7 @@ from fastcore.meta import delegates
 from fastcore.script import call_parse, store_true
 from fastprogress.fastprogress import progress_bar
 
-from .core import atomic_write, cli_errors, is_terminal, user_path
+from .core import atomic_write, cli_errors, cpu_cores, is_terminal, read_json, user_path
 
 # %% ../nbs/10_synth.ipynb #8680bebd
 _TASKS = {'category':1, 'color':2, 'gender':3, 'material':4, 'neckline':5, 'pattern':6, 'sleeve':7, 'style':8, 'detail':9}
@@ -703,7 +703,7 @@ def make_dataset(out, # folder to write the dataset into (created when missing)
     counts = {'train': n_train, 'validation': n_valid, 'test': n_test}
     for k, n in zip(('n_train', 'n_valid', 'n_test'), counts.values()):
         if not isinstance(n, (int, np.integer)) or n < 0: raise ValueError(f"{k} must be a non-negative int, got {n!r}")
-    base_url, workers = base_url or DEFAULT_BASE_URL, workers or os.cpu_count() or 1
+    base_url, workers = base_url or DEFAULT_BASE_URL, workers or cpu_cores()
     jobs = [(out, seed, sp, i, size) for sp, n in counts.items() for i in range(1, n + 1)]
     t0 = time.perf_counter()
     res = _render_all(jobs, workers, progress)
@@ -723,13 +723,12 @@ def set_base_url(out, # a folder written by `make_dataset`
                 )->Path:
     "Point every image URL in `out`'s JSON files at `base_url` (e.g. a server started on another port)"
     out = user_path(out); mp_ = out/'synth.json'
-    if not mp_.exists(): raise FileNotFoundError(f"{mp_}: no such file; is {out} a folder written by make_dataset?")
-    meta = json.loads(mp_.read_text())
+    meta = read_json(mp_, missing=f"no such file; is {out} a folder written by make_dataset?")
     old, new = meta['base_url'].rstrip('/') + '/', base_url.rstrip('/') + '/'
     for fn in _JSONS:
         p = out/fn
         if not p.exists(): continue
-        d = json.loads(p.read_text())
+        d = read_json(p)
         for j, im in enumerate(d['images']):
             if not im['url'].startswith(old): raise ValueError(f"{p}: images[{j}] (id={im['imageId']!r}): url {im['url']!r} does not start with {old!r}")
             im['url'] = new + im['url'][len(old):]
@@ -750,6 +749,6 @@ def fashion_synth(out:str, # folder to write the dataset into
         if not kwargs.get('base_url'): raise ValueError("--set-url needs --base-url")
         set_base_url(out, kwargs['base_url']); print(f"{out}: URLs now start with {kwargs['base_url']}"); return
     make_dataset(out, progress=True, **kwargs)
-    m = json.loads((user_path(out)/'synth.json').read_text())  # (the progress bar does not end its line)
+    m = read_json(user_path(out)/'synth.json')  # (the progress bar does not end its line)
     print(f"\n{out}: {sum(m['counts'].values())} images in {m['seconds']:.1f}s ({m['images_per_second']} images/s, "
           f"{m['workers']} processes); URLs start with {m['base_url']}")
