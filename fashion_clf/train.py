@@ -6,9 +6,10 @@ Docs: https://fashion-clf.github.io/fashion_clf/train.html.md"""
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'AsymmetricLoss', 'AsymmetricLossFlat', 'get_loss', 'micro_metrics', 'create_learner', 'sgdr_epochs',
-           'fit_sgdr', 'plan_stages', 'TrainConfig', 'keep_freed_memory', 'BestModel', 'read_history', 'RunLogger',
-           'plot_history', 'EpochLine', 'distributed_cpu', 'distrib', 'train', 'default_images', 'drop_duplicates',
-           'train_dir', 'env_defaults', 'fashion_train']
+           'fit_sgdr', 'plan_stages', 'TrainConfig', 'keep_freed_memory', 'save_checkpoint', 'BestModel',
+           'read_history', 'RunLogger', 'plot_history', 'EpochLine', 'distributed_cpu', 'distrib',
+           'cudnn_deterministic', 'train', 'default_images', 'drop_duplicates', 'train_dir', 'env_defaults',
+           'fashion_train']
 
 # %% ../nbs/05_train.ipynb #1f65f464
 import ctypes, ctypes.util, json, os, sys, time, warnings
@@ -36,10 +37,11 @@ with warnings.catch_warnings():  # (see `data`: fastai's first import warns abou
                                    Recorder, ParamScheduler, combine_scheds, SchedCos, AMPMode, MixedPrecision, valley,
                                    set_seed, rank_distrib, num_distrib, LongTensor)
     from fastai.distributed import DistributedDL, DistributedTrainer
+    from fastai.learner import save_model as fastai_save_model
 
 from .core import IMAT_LABELS, FashionError, load_imat, label_vocab, user_path, atomic_write, ints, cli_errors, is_terminal, read_json
 from .data import Preprocess, BadImageLog, image_items, image_paths, get_dls
-from .eda import duplicate_pairs, hash_files, image_hashes
+from .eda import duplicate_pairs, hash_files, image_hashes, subplots
 from .model import (get_arch, arch_name, build_model, label_prior, init_prior_bias, pretrained_model, load_weights,
                                save_model, seed_weights_cache)
 
@@ -222,9 +224,16 @@ def keep_freed_memory()->bool:
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
     return bool(mallopt(M_TRIM_THRESHOLD, 2**30)) and bool(mallopt(M_MMAP_MAX, 0))
 
-# %% ../nbs/05_train.ipynb #35d48190
+# %% ../nbs/05_train.ipynb #2415dbe4
 def _is_main()->bool: return rank_distrib() == 0
 
+def save_checkpoint(learn:Learner, name:str, with_opt:bool=True)->Path:
+    "`learn.save(name)` atomically: `models/NAME.pth` is the old checkpoint or the new one, never a part (rank 0 writes)"
+    f = Path(learn.path)/learn.model_dir/f'{name}.pth'
+    if _is_main(): atomic_write(f, lambda p: fastai_save_model(p, learn.model, getattr(learn, 'opt', None), with_opt=with_opt))
+    return f
+
+# %% ../nbs/05_train.ipynb #35d48190
 class BestModel(SaveModelCallback):
     "`SaveModelCallback` on `valid_f1_micro` over a whole run, skipping epochs skipped by `start_epoch`"
     def __init__(self, fname='best', quiet=False):
@@ -239,6 +248,7 @@ class BestModel(SaveModelCallback):
         self.best_size = getattr(self.dls, 'size', None)
         if not self.quiet and _is_main(): print(f'better model found at epoch {self.epoch} with {self.monitor} {self.best:.4f}', flush=True)
         self._save(self.fname)
+    def _save(self, name): self.last_saved_path = save_checkpoint(self.learn, name, with_opt=self.with_opt)
 
 # %% ../nbs/05_train.ipynb #832d4be3
 def read_history(run_dir)->pd.DataFrame:
@@ -284,14 +294,14 @@ def _write_state(self:RunLogger, stage:int, epoch:int):
 @patch
 def after_epoch(self:RunLogger):
     if not self.ran: return
-    self.learn.save('last', with_opt=True)
+    save_checkpoint(self.learn, 'last')  # complete (atomic) before `state.json` points at it
     self._write_state(self.stage, self.epoch + 1)
 
 @patch
 def after_fit(self:RunLogger):
     "The stage is done and ends with the best weights so far: continue from those"
     if _is_main(): super(RunLogger, self).after_fit()
-    self.learn.save('last', with_opt=True)
+    save_checkpoint(self.learn, 'last')
     self._write_state(self.stage + 1, 0)
 
 # %% ../nbs/05_train.ipynb #d4747bc3
@@ -299,7 +309,7 @@ def plot_history(h:pd.DataFrame, # a run's `history.csv` (`read_history`)
                  fname=None, # save the figure there (PNG)
                  figsize=(9, 3.2)):
     "Loss and micro-F1, training and validation, per epoch, with stage boundaries"
-    fig, axs = plt.subplots(1, 2, figsize=figsize, dpi=80)
+    fig, axs = subplots(1, 2, figsize=figsize)  # `eda.subplots`: no pyplot figure left open
     x = np.arange(1, len(h) + 1)
     for ax, m in zip(axs, ('loss', 'f1_micro')):
         for part in ('train', 'valid'):
@@ -307,8 +317,8 @@ def plot_history(h:pd.DataFrame, # a run's `history.csv` (`read_history`)
         for b in np.flatnonzero(np.diff(h['stage'].to_numpy())) + 1.5: ax.axvline(b, color='grey', ls=':', lw=1)
         ax.set_title('micro F1' if m == 'f1_micro' else m); ax.set_xlabel('epoch'); ax.legend()
     lab = [f"{s}px{' frozen' if f else ''}" for s, f in h.groupby('stage', sort=True)[['size', 'frozen']].first().itertuples(index=False)]
-    fig.suptitle('stages: ' + ' → '.join(lab), fontsize=9); fig.tight_layout()
-    if fname is not None: atomic_write(fname, lambda p: fig.savefig(p, format='png')); plt.close(fig)
+    fig.suptitle('stages: ' + ' → '.join(lab), fontsize=9)
+    if fname is not None: atomic_write(fname, lambda p: fig.savefig(p, format='png'))
     return fig
 
 # %% ../nbs/05_train.ipynb #b97f4cf7
@@ -372,10 +382,13 @@ def _set_size(learn, dls_fn, size:int):
 def _find_lr(learn, stage:dict, cfg:TrainConfig, run_dir:Path)->float:
     "`lr_find`'s valley suggestion on the first stage; its plot saved as `lr_find.png`"
     learn.freeze() if stage['frozen'] else learn.unfreeze()
-    with learn.no_logging() if cfg.quiet else nullcontext():
-        lr = float(learn.lr_find(num_it=cfg.lr_find_iters, show_plot=True, suggest_funcs=(valley,)).valley)
-    if _is_main(): atomic_write(run_dir/'lr_find.png', lambda p: plt.gcf().savefig(p, format='png'))
-    plt.close('all')
+    old = set(plt.get_fignums())
+    try:
+        with learn.no_logging() if cfg.quiet else nullcontext():
+            lr = float(learn.lr_find(num_it=cfg.lr_find_iters, show_plot=True, suggest_funcs=(valley,)).valley)
+        if _is_main() and set(plt.get_fignums()) - old: atomic_write(run_dir/'lr_find.png', lambda p: plt.gcf().savefig(p, format='png'))
+    finally:
+        for n in set(plt.get_fignums()) - old: plt.close(n)  # only the figure `lr_find` made: not the user's
     if not cfg.quiet and _is_main(): print(f"lr_find: valley suggestion {lr:.2e}", flush=True)
     return lr
 
@@ -423,9 +436,19 @@ def _finish(learn, dls_fn, best:BestModel, cfg:TrainConfig, run_dir:Path, stages
         size = best.best_size or size
         _set_size(learn, dls_fn, size)  # the best epoch may come from an earlier (smaller) size
     if hasattr(learn, 'channels_last') or hasattr(learn, 'mixed_precision'): learn.to_contiguous(to_fp32=True)
-    if _is_main(): learn.export('export.pkl')  # a name relative to `learn.path`, the (absolute) run folder
+    if _is_main(): atomic_write(run_dir/'export.pkl', lambda p: learn.export(p))  # `learn.path/p` is `p`: it is absolute
     save_model(learn.model, run_dir, learn.arch_name, learn.dls.vocab, size, cfg.preprocess, loss=cfg.loss,
                pretrained=learn.start_weights, best_valid_f1_micro=None if best.best is None else float(best.best))
+
+# %% ../nbs/05_train.ipynb #0437a399
+@contextmanager
+def cudnn_deterministic():
+    "Inside the block, cuDNN uses deterministic algorithms and no benchmarking; the process's two flags are restored after"
+    b = torch.backends.cudnn
+    old = b.deterministic, b.benchmark
+    b.deterministic, b.benchmark = True, False
+    try: yield
+    finally: b.deterministic, b.benchmark = old
 
 # %% ../nbs/05_train.ipynb #68ee945e
 @delegates(TrainConfig)
@@ -446,17 +469,18 @@ def train(df:pd.DataFrame, # training images (`image_id`, `labels`; `is_valid` a
     (run_dir/'models').mkdir(parents=True, exist_ok=True)
     stages, state, vocab, log = cfg.stages(), _resume_state(run_dir, resume), list(ifnone(vocab, IMAT_LABELS)), BadImageLog(run_dir/'bad_images.csv')
     if cfg.keep_memory and not torch.cuda.is_available(): keep_freed_memory()
-    set_seed(cfg.seed, reproducible=True)
-    items = image_items(df, src, valid if isinstance(valid, pd.DataFrame) else None, valid_src, vocab, log=log if _is_main() else BadImageLog())
-    dls_fn = partial(get_dls, items, valid='is_valid' if isinstance(valid, pd.DataFrame) else valid, vocab=vocab,
-                     preprocess=cfg.preprocess, bs=cfg.bs, valid_pct=cfg.valid_pct, seed=cfg.seed, num_workers=cfg.num_workers,
-                     cache=cfg.cache, check=False, bad_log=log)
-    learn = create_learner(dls_fn(size=stages[0]['size']), cfg.arch, cfg.loss, cfg.pretrained, cfg.weights, cfg.fp16, cfg.channels_last, run_dir)
-    plain = _quiet_or_plain(learn, cfg)
-    lr = cfg.lr if cfg.lr is not None else state['lr'] if state else _find_lr(learn, stages[0], cfg, run_dir)
-    info = dict(config or {}, n_images=len(items), stages=stages, lr_used=lr, started=datetime.now().isoformat(timespec='seconds'))
-    if _is_main() and not resume: atomic_write(run_dir/'config.json', json.dumps(dict(asdict(cfg), run=info), indent=1, default=str))
-    return _run_stages(learn, dls_fn, cfg, run_dir, stages, state, lr, log, plain, cbs)
+    with cudnn_deterministic():  # for this run only
+        set_seed(cfg.seed)
+        items = image_items(df, src, valid if isinstance(valid, pd.DataFrame) else None, valid_src, vocab, log=log if _is_main() else BadImageLog())
+        dls_fn = partial(get_dls, items, valid='is_valid' if isinstance(valid, pd.DataFrame) else valid, vocab=vocab,
+                         preprocess=cfg.preprocess, bs=cfg.bs, valid_pct=cfg.valid_pct, seed=cfg.seed, num_workers=cfg.num_workers,
+                         cache=cfg.cache, check=False, bad_log=log)
+        learn = create_learner(dls_fn(size=stages[0]['size']), cfg.arch, cfg.loss, cfg.pretrained, cfg.weights, cfg.fp16, cfg.channels_last, run_dir)
+        plain = _quiet_or_plain(learn, cfg)
+        lr = cfg.lr if cfg.lr is not None else state['lr'] if state else _find_lr(learn, stages[0], cfg, run_dir)
+        info = dict(config or {}, n_images=len(items), stages=stages, lr_used=lr, started=datetime.now().isoformat(timespec='seconds'))
+        if _is_main() and not resume: atomic_write(run_dir/'config.json', json.dumps(dict(asdict(cfg), run=info), indent=1, default=str))
+        return _run_stages(learn, dls_fn, cfg, run_dir, stages, state, lr, log, plain, cbs)
 
 train.__delwrap__ = TrainConfig  # `docments` reads the options' documentation there
 
@@ -515,11 +539,17 @@ def _resume_dir(run_dir, **kwargs)->Learner:
     if run_dir is None: raise ValueError("resume needs the run folder (--run-dir)")
     f = user_path(run_dir)/'config.json'
     saved = read_json(f, missing='no such file, nothing to resume')
-    data, opts = saved['run']['data'], {k: v for k, v in saved.items() if k != 'run'}
+    data = (saved.get('run') or {}).get('data') if isinstance(saved, dict) else None
+    if not isinstance(data, dict):
+        raise FashionError(f"{f}: no data folder recorded (run.data): resuming from the command line needs a run started by "
+                           "fashion-train or `train_dir`; resume a run started by `train` with `train(..., resume=True)` and its data")
+    opts = {k: v for k, v in saved.items() if k != 'run'}
     opts.update({k: v for k, v in kwargs.items() if k == 'quiet'})
     return train_dir(**data, run_dir=run_dir, _resume=True, **opts)
 
 # %% ../nbs/05_train.ipynb #7d6bb618
+_NOT_FETCHED = r'[\d,]+ of [\d,]+ images are not fetched'  # `data.image_paths`'s warning
+
 def _dirs(v)->list:
     "Folders given as a list and/or comma-separated, as absolute paths; a missing one is an error"
     out = [user_path(d.strip()) for s in ([] if v is None else [v] if isinstance(v, (str, Path)) else v) for d in str(s).split(',') if d.strip()]
@@ -537,8 +567,9 @@ def drop_duplicates(df:pd.DataFrame, # training images (`image_id`, `labels`)
                    )->pd.DataFrame:
     "`df` without its images that are near-duplicates of an image of the stores `of` (`attrs['duplicates']` lists them)"
     images, of = user_path(images), _dirs(of)
-    with warnings.catch_warnings():  # images not fetched: `train` says so
-        warnings.simplefilter('ignore'); tr = hash_files(image_paths(df, images, split='train'), images/'hashes.npz', workers, verbose=verbose)
+    with warnings.catch_warnings():  # images not fetched: `train` says so (other warnings, e.g. the hash cache's, pass)
+        warnings.filterwarnings('ignore', message=_NOT_FETCHED)
+        tr = hash_files(image_paths(df, images, split='train'), images/'hashes.npz', workers, verbose=verbose)
     p = duplicate_pairs({'train': tr} | {str(d): image_hashes(d, workers, verbose=verbose) for d in of}, max_distance, within=False)
     p = p[p.split_a == 'train'].drop(columns='split_a').rename(columns={
         'image_id_a': 'image_id', 'path_a': 'path', 'split_b': 'duplicate_of', 'image_id_b': 'duplicate_id', 'path_b': 'duplicate_path'})
@@ -614,7 +645,7 @@ def fashion_train(data_dir:str, # folder with train.json and validation.json (Ka
     learn = train_dir(data_dir, keep_memory=keep_memory, **env_defaults(kwargs))
     if num_distrib() > 1: print(f"rank {rank_distrib()}/{num_distrib()}: final {dict(zip(learn.recorder.metric_names[1:-1], map(float, learn.recorder.values[-1])))}")
     if not _is_main(): return
-    rd = Path(learn.path); meta = json.loads((rd/'model.json').read_text())
+    rd = Path(learn.path); meta = read_json(rd/'model.json')
     bad = BadImageLog(rd/'bad_images.csv').count()
     print(f"run: {rd}\nbest valid micro-F1: {meta['best_valid_f1_micro']:.4f} at {meta['size']} px"
           + (f"\nimage files that could not be used: {bad:,} (see {rd/'bad_images.csv'})" if bad else '')

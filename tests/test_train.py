@@ -177,6 +177,15 @@ def test_cli_user_errors(project, tmp_path, case):
     assert not any((run/f).exists() for f in ('config.json', 'history.csv', 'model.pth'))
 
 
+def test_cli_resume_of_a_run_started_from_python(tmp_path):
+    "`--resume` of a run that `train` started from Python (no data folder in its config.json): one error line saying why"
+    run = tmp_path/'runs/py'; run.mkdir(parents=True)
+    (run/'config.json').write_text(json.dumps({'arch': 'xresnet_tiny', 'sizes': [16], 'run': {'n_images': 44, 'lr_used': 0.01}}))
+    line = one_error_line(fashion_train('data', '--resume', '--run-dir', 'runs/py', cwd=tmp_path))
+    assert line.startswith(f"fashion-train: error: {run/'config.json'}: no data folder recorded"), line
+    assert 'needs a run started by fashion-train or `train_dir`' in line and 'train(..., resume=True)' in line, line
+    assert sorted(o.name for o in run.iterdir()) == ['config.json']
+
 def test_cli_pretrained_branch_offline(project, tmp_path):
     "With torchvision's weights cache seeded, the default (pretrained) path runs offline: frozen head epochs, then unfrozen"
     seed_weights_cache('resnet18', tmp_path/'torch')
