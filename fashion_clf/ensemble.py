@@ -6,7 +6,7 @@ Docs: https://fashion-clf.github.io/fashion_clf/ensemble.html.md"""
 
 # %% ../nbs/09_ensemble.ipynb #83ba07bc
 from __future__ import annotations
-import json, os, warnings
+import hashlib, json, os, warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from fastcore.script import call_parse, store_true
 from .core import FashionError, atomic_write, cli_errors, encode_labels, encode_sparse, load_imat, user_path
 from .stack import (CANDIDATES, LabelStats, choose_combiner, cv_summary, default_combiners, fit_stack, label_stats, label_tasks,
                                Stack, member_matrix, nested_cv, save_stack, union_vocab)
-from .predict import Predictor, find_images, load_probs, save_probs
+from .predict import load_probs, predict_valid, save_probs
 
 # %% auto #0
 __all__ = ['EnsembleError', 'member_probs', 'align_members', 'ensemble_runs', 'fashion_ensemble']
@@ -25,32 +25,34 @@ __all__ = ['EnsembleError', 'member_probs', 'align_members', 'ensemble_runs', 'f
 class EnsembleError(FashionError, ValueError):
     "Runs or files that cannot be ensembled"
 
-def _predict_members_valid(run:Path, df:pd.DataFrame, images, cache:Path, bs:int, progress:bool)->dict:
-    "Predict the validation images of `df` with the run's model; save and return them as `load_probs` does"
-    pr = Predictor.from_run(run, bs=bs)
-    items = find_images(df, images)
-    have = items.path.notna().to_numpy()
-    if not have.any(): raise EnsembleError(f"none of the {len(items):,} validation images has a file: check --images")
-    p, ok = pr.probs(items.path[have].tolist(), progress=progress)
-    save_probs(cache, items.image_id[have], p, pr.vocab, ok)
-    return load_probs(cache)
+def _member_cache(out:Path, run:Path)->Path:
+    "Where ensemble folder `out` keeps the predicted validation probabilities of `run`: named by the run, not its place"
+    run = run.resolve()
+    return out/'members'/f"{run.name}-{hashlib.sha1(str(run).encode()).hexdigest()[:10]}_valid_probs.npz"
+
+def _cached(cache:Path|None, run:Path)->dict|None:
+    "The probabilities kept in `cache` when `run`'s present model made them; None when none, another run's or older"
+    if cache is None or not cache.exists(): return None
+    d, m = load_probs(cache), run/'model.pth'
+    if d.get('run') != str(run.resolve()): return None
+    return None if m.exists() and m.stat().st_mtime_ns > cache.stat().st_mtime_ns else d
 
 # %% ../nbs/09_ensemble.ipynb #18b8d6f3
 def member_probs(run, # a training run folder
                  df:pd.DataFrame, # the validation images (`load_imat`)
                  images=None, # where they were fetched (needed only when the run has no report/valid_probs.npz)
-                 cache=None, # where to keep predicted probabilities (a `.npz` file)
+                 cache=None, # where to keep predicted probabilities (a `.npz` file); None: not kept
                  bs:int=64, progress:bool=False)->dict:
-    "The run's validation probabilities (`load_probs`'s dict): its `report/valid_probs.npz`, or predicted and kept in `cache`"
-    run = user_path(run)
+    "The run's validation probabilities (`load_probs`'s dict): its `report/valid_probs.npz`, or predicted (kept in `cache`)"
+    run, cache = user_path(run), user_path(cache)
     if not run.is_dir(): raise EnsembleError(f"{run}: no such run folder")
     f = run/'report'/'valid_probs.npz'
     if f.exists(): d = load_probs(f)
-    elif cache is not None and user_path(cache).exists(): d = load_probs(cache); f = user_path(cache)
+    elif (d := _cached(cache, run)) is not None: f = cache
     elif images is None: raise EnsembleError(f"{run}: no report/valid_probs.npz (run fashion-evaluate on it, or give --images to predict them)")
-    else: d, f = _predict_members_valid(run, df, images, user_path(cache), bs, progress), user_path(cache)
-    if not set(d['ids']) & set(df.image_id): raise EnsembleError(f"{f}: none of its images is in the validation file (made on another split?)")
-    return dict(d, file=str(f))
+    else: d, f = predict_valid(run, df, images, cache, bs=bs, progress=progress), cache
+    if not set(d['ids']) & set(df.image_id): raise EnsembleError(f"{f or run}: none of its images is in the validation file (made on another split?)")
+    return dict(d, file=None if f is None else str(f))
 
 # %% ../nbs/09_ensemble.ipynb #d74defa5
 def align_members(ds:list, # members' probabilities (`member_probs`)
@@ -120,7 +122,7 @@ def ensemble_runs(runs:list, # training run folders (the members)
     if len(runs) < 2: raise EnsembleError(f"an ensemble needs at least 2 runs, got {len(runs)}")
     df = valid if isinstance(valid, pd.DataFrame) else load_imat(user_path(valid), warn=False)
     if not df.labels.map(len).any(): raise EnsembleError(f"{valid}: no labels (a test file?): ensembles are fitted on labelled validation images")
-    ds = [member_probs(r, df, images, out/'members'/f'{k}_valid_probs.npz', bs, progress) for k, r in enumerate(runs)]
+    ds = [member_probs(r, df, images, _member_cache(out, r), bs, progress) for r in runs]
     ids, vocab, y, P = align_members(ds, df)
     task = label_tasks(vocab, user_path(names) if names is not None else None)
     stats = _train_stats(train, vocab, task) if train is not None else None

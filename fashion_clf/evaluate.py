@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.basics import ifnone
 from fastcore.script import call_parse, store_true
 
-from .core import atomic_write, cli_errors, encode_labels, load_imat, user_path
+from .core import atomic_write, cli_errors, encode_labels, load_imat, read_json, user_path
+from .data import Preprocess
 from .eda import subplots
 from .metrics import *
-from .predict import Predictor, PredictError, find_images, save_probs, load_probs, tta_spec
+from .predict import PredictError, load_probs, predict_valid, tta_spec
 
 # %% auto #0
 __all__ = ['plot_pr_curve', 'plot_f1_threshold', 'plot_label_f1', 'write_report', 'evaluate_run', 'fashion_evaluate']
@@ -161,21 +161,20 @@ def write_report(y:np.ndarray, # true labels of the validation images, (n, L) 0/
     return out
 
 # %% ../nbs/08_evaluate.ipynb #1e6f5541
-def _predict_valid(run_dir:Path, df:pd.DataFrame, images, bs:int, tta:bool, n_tta:int, unsafe_pickle:bool, progress:bool)->tuple:
-    "Predict the validation images of `df` with the run's model and save them: vocab, probabilities by image id, TTA"
-    pr = Predictor.from_run(run_dir, unsafe_pickle, bs=bs)
-    items = find_images(df, images)
-    have = items.path.notna().to_numpy()
-    if not have.any(): raise PredictError(f"none of the {len(items):,} validation images has a file: check --images")
-    p, ok = pr.probs(items.path[have].tolist(), tta=tta, n_tta=n_tta, progress=progress)
-    ids, spec = items.image_id[have], tta_spec(tta, ifnone(n_tta, pr.pre.tta_n), pr.pre.tta_beta)
-    save_probs(run_dir/'report'/'valid_probs.npz', ids, p, pr.vocab, ok, tta=spec)
-    return pr.vocab, pd.DataFrame(p[ok], index=ids[ok].tolist()), spec
+def _by_id(d:dict)->pd.DataFrame:
+    "The probabilities of the readable images of `d` (`load_probs`' dict), indexed by image id"
+    return pd.DataFrame(d['probs'][d['ok']], index=np.array(d['ids'])[d['ok']].tolist())
 
-def _saved_probs(path, spec:dict|None)->tuple:
-    "Probabilities saved by `save_probs`: vocab, probabilities by image id, TTA (the file's record, else `spec`)"
-    d = load_probs(path)
-    return d['vocab'], pd.DataFrame(d['probs'][d['ok']], index=np.array(d['ids'])[d['ok']].tolist()), d.get('tta', spec)
+def _model_spec(run_dir:Path)->Preprocess:
+    "The run's preprocessing spec from its `model.json`, without loading the model (the default spec when it records none)"
+    f = run_dir/'model.json'
+    return Preprocess.from_dict(read_json(f).get('preprocess') or {}) if f.exists() else Preprocess()
+
+def _valid_probs(run_dir:Path, df:pd.DataFrame, images, probs, tta:bool, n_tta:int|None, bs:int, unsafe_pickle:bool, progress:bool)->tuple:
+    "Vocab, probabilities by image id and TTA setting: read from `probs`, or predicted and saved in report/valid_probs.npz"
+    if probs is None: d = predict_valid(run_dir, df, images, run_dir/'report'/'valid_probs.npz', tta, n_tta, unsafe_pickle, bs, progress)
+    else: d = load_probs(probs)
+    return d['vocab'], _by_id(d), d['tta'] if 'tta' in d else tta_spec(tta, n_tta, pre=_model_spec(run_dir))  # a file without the record
 
 # %% ../nbs/08_evaluate.ipynb #31faa8ab
 def _labelled(df:pd.DataFrame, P:pd.DataFrame, vocab:list, folds:int)->tuple:
@@ -212,8 +211,7 @@ def evaluate_run(run_dir, # training run folder (model.pth + model.json, or expo
     df = valid if isinstance(valid, pd.DataFrame) else load_imat(user_path(valid), warn=False)
     if not df.labels.map(len).any(): raise ValueError(f"{valid}: no labels (a test file?): thresholds are tuned on labelled validation images")
     if images is None and not isinstance(valid, pd.DataFrame): images = user_path(valid).parent
-    if probs is not None: vocab, P, spec = _saved_probs(user_path(probs), tta_spec(tta, ifnone(n_tta, 4)))
-    else: vocab, P, spec = _predict_valid(run_dir, df, images, bs, tta, n_tta, unsafe_pickle, progress)
+    vocab, P, spec = _valid_probs(run_dir, df, images, user_path(probs), tta, n_tta, bs, unsafe_pickle, progress)
     y, p = _labelled(df, P, vocab, folds)
     th = tune_thresholds(y, p, vocab, mode, folds, top1, shrink, min_support, seed, tta=spec)
     save_thresholds(th, run_dir/'thresholds.json')

@@ -25,7 +25,7 @@ from .core import num_workers as default_workers
 from .data import Preprocess, PreprocessOpen, test_dl
 from .metrics import load_thresholds, threshold_vector
 from .model import load_model
-from .stack import is_stack, load_stack, member_matrix, task_decode
+from .stack import blend_probs, is_stack, load_stack, member_matrix, task_decode
 from fastai.learner import Learner, load_learner
 from fastai.data.core import DataLoaders
 from fastai.callback.progress import ProgressCallback
@@ -34,7 +34,8 @@ from fastai.torch_core import default_device
 # %% auto #0
 __all__ = ['PredictError', 'load_run', 'Predictor', 'tta_spec', 'TTAMismatchWarning', 'check_tta', 'find_images',
            'make_submission', 'write_submission', 'SubmissionCheck', 'check_submission', 'save_probs', 'load_probs',
-           'average_probs', 'EnsemblePredictor', 'predict', 'fashion_predict', 'fashion_check_submission']
+           'average_probs', 'predict_valid', 'EnsemblePredictor', 'predict', 'fashion_predict',
+           'fashion_check_submission']
 
 # %% ../nbs/07_predict.ipynb #92c9c7fa
 class PredictError(FashionError, ValueError):
@@ -124,11 +125,14 @@ def probs(self:Predictor,
 
 # %% ../nbs/07_predict.ipynb #b93cd751
 def tta_spec(tta:bool=False, # test-time augmentation
-             n_tta:int=4, # augmented passes
-             beta:float=0.25, # weight of the plain pass in the blend (the spec's `tta_beta`)
+             n_tta:int|None=None, # augmented passes (default: the spec's `tta_n`)
+             beta:float|None=None, # weight of the plain pass in the blend (default: the spec's `tta_beta`)
+             pre:Preprocess|None=None, # the model's preprocessing spec (default: `data.Preprocess()`)
             )->dict|None:
     "How probabilities are made, as `thresholds.json` records it: None without TTA, else `{'n': passes, 'beta': weight}`"
-    return {'n': int(n_tta), 'beta': float(beta)} if tta else None
+    if not tta: return None
+    pre = ifnone(pre, Preprocess())
+    return {'n': int(ifnone(n_tta, pre.tta_n)), 'beta': float(ifnone(beta, pre.tta_beta))}
 
 # %% ../nbs/07_predict.ipynb #82e5ba8a
 class TTAMismatchWarning(UserWarning):
@@ -139,10 +143,11 @@ def _tta_words(t)->str: return 'no TTA' if t is None else f"TTA ({t['n']} augmen
 def check_tta(th:dict, # thresholds (from `metrics.load_thresholds`)
               tta:dict|None, # the prediction's setting (from `tta_spec`)
               where='thresholds.json', # the file, for the message
+              pre:Preprocess|None=None, # the model's spec (its `tta_n` needs no --n-tta in the advice)
              ):
     "Warn (`TTAMismatchWarning`) when the thresholds `th` were tuned on probabilities made with another TTA than `tta`"
     if 'tta' not in th or th['tta'] == tta: return
-    opt = '--tta' + (f" --n-tta {tta['n']}" if tta['n'] != 4 else '') if tta else 'without --tta'
+    opt = '--tta' + (f" --n-tta {tta['n']}" if tta['n'] != ifnone(pre, Preprocess()).tta_n else '') if tta else 'without --tta'
     warnings.warn(f"{where}: tuned with {_tta_words(th['tta'])}, but predicting with {_tta_words(tta)}; the thresholds may "
                   f"not fit (tune them the same way: fashion-evaluate ... {opt})", TTAMismatchWarning, stacklevel=3)
 
@@ -339,11 +344,13 @@ def save_probs(path, # the `.npz` file to write
                vocab:list, # the L label ids
                ok:np.ndarray|None=None, # which rows have probabilities (default: the finite rows)
                tta:dict|None=None, # how they were made (`tta_spec`)
+               run=None, # the run folder that made them (recorded when given)
               )->Path:
-    "Write ids, vocab, probabilities, ok flags and the TTA setting to a `.npz` file, atomically"
+    "Write ids, vocab, probabilities, ok flags, the TTA setting (and the run) to a `.npz` file, atomically"
     probs = np.asarray(probs, dtype=np.float32)
     ok = np.isfinite(probs).all(1) if ok is None else np.asarray(ok, bool)
     arrs = dict(ids=np.array([str(i) for i in ids]), vocab=np.array([str(v) for v in vocab]), probs=probs, ok=ok, tta=np.array(json.dumps(tta)))
+    if run is not None: arrs['run'] = np.array(str(run))
     def _write(tmp):
         with open(tmp, 'wb') as f: np.savez_compressed(f, **arrs)
     return atomic_write(user_path(path), _write)
@@ -351,22 +358,43 @@ def save_probs(path, # the `.npz` file to write
 # %% ../nbs/07_predict.ipynb #8a250a62
 def load_probs(path, # a file from `save_probs`
               )->dict:
-    "`ids`, `vocab` (lists), `probs`, `ok` (arrays) from `save_probs`' file, and `tta` when the file records it"
+    "`ids`, `vocab` (lists), `probs`, `ok` (arrays) from `save_probs`' file, and `tta` and `run` when the file records them"
     with np.load(user_path(path), allow_pickle=False) as z:
         d = dict(ids=z['ids'].tolist(), vocab=z['vocab'].tolist(), probs=z['probs'], ok=z['ok'])
         if 'tta' in z.files: d['tta'] = json.loads(str(z['tta']))
+        if 'run' in z.files: d['run'] = str(z['run'])
     return d
 
 # %% ../nbs/07_predict.ipynb #c2d94bf1
 def average_probs(*paths)->dict:
-    "The mean of several `probs.npz` files over the same images and labels (a simple ensemble)"
+    "The mean of several `probs.npz` files over the same images and labels (a simple ensemble: `stack.blend_probs`)"
     ds = [load_probs(p) for p in paths]
     for p, d in zip(paths[1:], ds[1:]):
         if d['ids'] != ds[0]['ids'] or d['vocab'] != ds[0]['vocab']: raise ValueError(f"{p}: other images or labels than {paths[0]}")
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', RuntimeWarning)
-        m = np.nanmean(np.stack([d['probs'] for d in ds]), 0)
+    m = blend_probs(np.stack([d['probs'] for d in ds])).astype(np.float32)
     return dict(ds[0], probs=m, ok=np.isfinite(m).all(1))
+
+# %% ../nbs/07_predict.ipynb #406caf22
+def predict_valid(run_dir, # a training run folder
+                  df:pd.DataFrame, # the images (`image_id`: e.g. the validation file from `load_imat`)
+                  images=None, # the folder they were fetched into (see `find_images`)
+                  out=None, # the `.npz` file to keep them in (`save_probs`); None: not written
+                  tta:bool=False, # test-time augmentation
+                  n_tta:int|None=None, # augmented passes with `tta` (default: the model's spec, `tta_n`)
+                  unsafe_pickle:bool=False, # load export.pkl (a pickle: runs code) instead of model.pth
+                  bs:int=64, # batch size
+                  progress:bool=False, # show a progress bar
+                 )->dict:
+    "The run's probabilities of the images of `df` that have a file: `load_probs`' dict, with `tta` and `run` (resolved)"
+    run_dir = user_path(run_dir)
+    pr = Predictor.from_run(run_dir, unsafe_pickle, bs=bs)
+    items = find_images(df, images)
+    have = items.path.notna().to_numpy()
+    if not have.any(): raise PredictError(f"none of the {len(items):,} validation images has a file: check --images")
+    p, ok = pr.probs(items.path[have].tolist(), tta=tta, n_tta=n_tta, progress=progress)
+    d = dict(ids=items.image_id[have].tolist(), vocab=pr.vocab, probs=p, ok=ok, tta=tta_spec(tta, n_tta, pre=pr.pre), run=str(run_dir.resolve()))
+    if out is not None: save_probs(out, d['ids'], p, pr.vocab, ok, d['tta'], d['run'])
+    return d
 
 # %% ../nbs/07_predict.ipynb #d92f7f13
 def _member_dir(ens_dir:Path, m:dict)->Path:
@@ -403,14 +431,14 @@ def probs(self:EnsemblePredictor,
 
 
 # %% ../nbs/07_predict.ipynb #50e61968
-def _thresholds(run_dir:Path, thresh:float|None, vocab:list, tta:dict|None)->dict:
+def _thresholds(run_dir:Path, thresh:float|None, vocab:list, tta:dict|None, pre:Preprocess|None=None)->dict:
     "The thresholds to predict with: `thresh` for all labels, or the run's `thresholds.json`, checked against the model"
     if thresh is not None: return {'mode': 'fixed', 'global': float(thresh), 'per_label': {}, 'vocab': None, 'top1': False}
     try: th = load_thresholds(run_dir)
     except FileNotFoundError as e: raise PredictError(f"{e} (or give one fixed threshold with --thresh)") from None
     if th.get('vocab') and [str(v) for v in th['vocab']] != vocab:
         raise PredictError(f"{run_dir/'thresholds.json'}: its labels differ from the model's (tuned for another model?)")
-    check_tta(th, tta, run_dir/'thresholds.json')
+    check_tta(th, tta, run_dir/'thresholds.json', pre)
     return th
 
 def _write_outputs(out:Path, items:pd.DataFrame, probs:np.ndarray, vocab:list, sub:pd.DataFrame, summ:dict):
@@ -443,8 +471,8 @@ def predict(run_dir, # training run folder (model.pth + model.json, and threshol
     ens = is_stack(run_dir)
     if ens and tta: raise PredictError(f"{run_dir}: an ensemble predicts each member as its validation probabilities were made; --tta does not apply")
     pr = (EnsemblePredictor if ens else Predictor.from_run)(run_dir, unsafe_pickle, bs=bs, num_workers=num_workers, device=device)
-    spec = None if ens else tta_spec(tta, ifnone(n_tta, pr.pre.tta_n), pr.pre.tta_beta)
-    th = _thresholds(run_dir, thresh, pr.vocab, spec)
+    spec = None if ens else tta_spec(tta, n_tta, pre=pr.pre)
+    th = _thresholds(run_dir, thresh, pr.vocab, spec, None if ens else pr.pre)
     items = find_images(src, images)
     have = items.path.notna().to_numpy()
     if not have.any(): raise PredictError(f"none of the {len(items):,} images has a file ({items.problem.iloc[0]}): check --images")

@@ -10,7 +10,7 @@ from fastai.vision.all import vision_learner, resnet18, BCEWithLogitsLossFlat, s
 
 from fashion_clf.data import toy_dataset, get_dls, TOY_LABELS
 from fashion_clf.evaluate import evaluate_run
-from fashion_clf.model import save_model
+from fashion_clf.model import load_model, save_model
 from fashion_clf.predict import check_submission, load_probs
 from fashion_clf.stack import load_stack
 
@@ -69,13 +69,15 @@ def test_ensemble_then_predict(proj):
     assert 'chosen: ' in r.stdout and 'best_member' in r.stdout and 'fashion-predict ens TEST.json' in r.stdout
     ens = proj/'ens'
     assert {'ensemble.json', 'combiner.json', 'stats.npz', 'thresholds.json', 'report', 'members'} <= {o.name for o in ens.iterdir()}
-    assert os.listdir(ens/'members') == ['1_valid_probs.npz'] and not (proj/'runs/r1/report').exists()   # nothing written into a run
+    kept = os.listdir(ens/'members')                  # r1's probabilities, in a file named by the run; nothing written into a run
+    assert len(kept) == 1 and kept[0].startswith('r1-') and kept[0].endswith('_valid_probs.npz') and not (proj/'runs/r1/report').exists()
     cmp = pd.read_csv(ens/'report/comparison.csv')
     assert set(cmp.combiner) == {'member_0', 'member_1', 'best_member', 'equal', 'weighted', 'linear', 'mlp', 'gbm'}
     st = load_stack(ens)
     assert [m['rel'] for m in st.members] == ['../runs/r0', '../runs/r1'] and st.vocab == TOY_LABELS
     assert st.th['n_images'] == 45 and set(st.stats.kinds) == {'shape'}
-    assert load_probs(ens/'members/1_valid_probs.npz')['ids'] == [f'v{i}' for i in range(1, 46)]
+    d = load_probs(ens/'members'/kept[0])
+    assert d['ids'] == [f'v{i}' for i in range(1, 46)] and d['run'] == str((proj/'runs/r1').resolve())
     r = _run('fashion-predict', 'ens', 'test/test.json', '--images', 'test', '--out', 'sub', '--quiet', cwd=proj)
     assert r.returncode == 0, r.stderr
     chk = check_submission(proj/'sub/submission.csv', proj/'test/test.json', strict=True)
@@ -84,6 +86,23 @@ def test_ensemble_then_predict(proj):
     assert p['vocab'] == TOY_LABELS and p['ok'].all() and np.isfinite(p['probs']).all()
     r = _run('fashion-predict', 'ens', 'test/test.json', '--images', 'test', '--out', 'sub2', '--tta', cwd=proj)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith('fashion-predict: error:') and '--tta does not apply' in r.stderr
+
+
+def test_ensemble_member_replaced(proj, tmp_path):
+    "The same --out with another run in the second place, then in the other order: each member gets its own probabilities"
+    model, _ = load_model(proj/'runs/r1'); set_seed(2)
+    with torch.no_grad():
+        for p in model.parameters(): p.add_(0.1*torch.randn_like(p))                # the same architecture, other weights
+    r2 = tmp_path/'r2'; save_model(model, r2, 'resnet18', TOY_LABELS, 32)
+    args = ['--valid', proj/'valid/validation.json', '--images', proj/'valid', '--out', tmp_path/'e', '--combiner', 'equal', *FAST]
+    for runs in ([proj/'runs/r0', proj/'runs/r1'], [proj/'runs/r0', r2], [r2, proj/'runs/r0']):
+        r = _ensemble(*runs, *args)
+        assert r.returncode == 0, r.stderr
+        for run, m in zip(runs, load_stack(tmp_path/'e').members):
+            if run != proj/'runs/r0': assert load_probs(m['probs'])['run'] == str(run.resolve()), (run, m)   # r0: its report/valid_probs.npz
+    assert len(os.listdir(tmp_path/'e/members')) == 2
+    p1, p2 = (load_probs(next((tmp_path/'e/members').glob(f'{n}-*')))['probs'] for n in ('r1', 'r2'))
+    assert np.abs(p1 - p2).max() > 1e-3
 
 
 def test_ensemble_combiner_asked_for(proj, tmp_path):
