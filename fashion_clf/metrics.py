@@ -11,12 +11,13 @@ import json
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+from sklearn.model_selection import KFold
 
 from .core import FashionError, atomic_write, label_names, read_json, user_path
 
 # %% auto #0
 __all__ = ['MODES', 'simulate_probs', 'f1_curve', 'best_threshold', 'predict_labels', 'micro_f1', 'label_thresholds',
-           'shrink_thresholds', 'fit_thresholds', 'cv_thresholds', 'tune_thresholds', 'ThresholdsError',
+           'shrink_thresholds', 'fit_thresholds', 'kfold', 'cv_thresholds', 'tune_thresholds', 'ThresholdsError',
            'save_thresholds', 'load_thresholds', 'threshold_vector', 'scores', 'average_precision', 'label_report']
 
 # %% ../nbs/06_metrics.ipynb #34c7590a
@@ -174,12 +175,16 @@ def fit_thresholds(y:np.ndarray, # true labels, (n, L) 0/1
     raw = label_thresholds(y, p, g, top1)
     return dict(glob=g, per_label=shrink_thresholds(raw, np.asarray(y).sum(0), g, shrink, min_support), raw=raw)
 
-# %% ../nbs/06_metrics.ipynb #ef8f782d
-def _kfold(n:int, folds:int, seed:int=0)->list:
-    "Index arrays of `folds` shuffled folds of `range(n)`"
+# %% ../nbs/06_metrics.ipynb #7bbc3b9f
+def kfold(n:int, # number of images
+          folds:int, # number of folds
+          seed:int=0, # seed of the shuffle
+         )->list:
+    "(fit, held-out) index pairs of `folds` shuffled folds of `range(n)` (scikit-learn's `KFold`)"
     if not 2 <= folds <= n: raise ValueError(f"need 2 <= folds <= number of images ({n}), got folds={folds}")
-    return np.array_split(np.random.default_rng(seed).permutation(n), folds)
+    return list(KFold(folds, shuffle=True, random_state=seed).split(np.arange(n)))
 
+# %% ../nbs/06_metrics.ipynb #ef8f782d
 def cv_thresholds(y:np.ndarray, # true labels, (n, L) 0/1
                   p:np.ndarray, # probabilities, (n, L)
                   folds:int=5, # number of folds of the images
@@ -192,8 +197,7 @@ def cv_thresholds(y:np.ndarray, # true labels, (n, L) 0/1
     "Held-out micro-F1 of the fixed, global and per-label thresholds: one row per fold, then 'pooled', 'mean', 'std'"
     y, p = _check(y, p)
     rows, tot = [], {m: np.zeros(3) for m in ('fixed', 'global', 'per_label')}
-    for i, te in enumerate(_kfold(len(y), folds, seed)):
-        tr = np.setdiff1d(np.arange(len(y)), te)
+    for i, (tr, te) in enumerate(kfold(len(y), folds, seed)):
         f = fit_thresholds(y[tr], p[tr], top1, shrink, min_support)
         row = dict(fold=str(i), n_images=len(te))
         for m, t in (('fixed', fixed), ('global', f['glob']), ('per_label', f['per_label'])):

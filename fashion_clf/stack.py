@@ -17,17 +17,16 @@ import lightgbm as lgb
 from scipy import sparse
 from fastcore.basics import store_attr, patch
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from .core import FashionError, atomic_write, read_json, read_label_names, user_path
-from .metrics import best_threshold, micro_f1, predict_labels, save_thresholds, load_thresholds, threshold_vector, tune_thresholds
+from .metrics import best_threshold, kfold, micro_f1, predict_labels, save_thresholds, load_thresholds, threshold_vector, tune_thresholds
 
 # %% auto #0
 __all__ = ['KINDS', 'COMBINERS', 'DECODINGS', 'CANDIDATES', 'label_tasks', 'task_kinds', 'LabelStats', 'label_stats',
            'simulate_members', 'blend_probs', 'fit_weights', 'stack_features', 'Combiner', 'Member', 'BestMember',
-           'Blend', 'MLPStacker', 'GBMStacker', 'StackError', 'save_combiner', 'load_combiner', 'task_decode', 'kfold',
+           'Blend', 'MLPStacker', 'GBMStacker', 'StackError', 'save_combiner', 'load_combiner', 'task_decode',
            'oof_probs', 'choose_decodings', 'nested_cv', 'cv_summary', 'choose_combiner', 'default_combiners', 'Stack',
            'fit_stack', 'union_vocab', 'member_matrix', 'save_stack', 'is_stack', 'load_stack']
 
@@ -327,11 +326,6 @@ def task_decode(p:np.ndarray, # probabilities, (n, L)
     return pred
 
 # %% ../nbs/06a_stack.ipynb #c993e830
-def kfold(n:int, folds:int, seed:int=0)->list:
-    "(fit, held-out) index pairs of `folds` shuffled folds of `range(n)`"
-    if not 2 <= folds <= n: raise ValueError(f"need 2 <= folds <= number of images ({n}), got folds={folds}")
-    return list(KFold(folds, shuffle=True, random_state=seed).split(np.arange(n)))
-
 def _stats(y, stats:LabelStats|None, task)->LabelStats: return stats if stats is not None else label_stats(y, task)
 
 def oof_probs(make, # returns a fresh combiner
